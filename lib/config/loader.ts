@@ -22,7 +22,10 @@ export class ConfigError extends Error {
  * @param path the issue's path
  */
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
@@ -31,8 +34,10 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
     return issue.keys.map((k) => `${path === '(root)' ? k : `${path}.${k}`}: unknown key`).join('\n');
   }
   const got = valueAt(input, issue.path);
-  const suffix = got === undefined ? (issue.code === 'invalid_type' ? '' : '') : `, got ${JSON.stringify(got)}`;
-  if (issue.code === 'invalid_type' && got === undefined) return `${path}: required (${issue.message.replace(/^Invalid input: /, '')})`;
+  // Custom (cross-field) messages already name the offending value.
+  const suffix = got === undefined || issue.code === 'custom' ? '' : `, got ${JSON.stringify(got)}`;
+  if (issue.code === 'invalid_type' && got === undefined)
+    return `${path}: required (${issue.message.replace(/^Invalid input: /, '')})`;
   return `${path}: ${issue.message.replace(/^Invalid input: /, '')}${suffix}`;
 }
 
@@ -54,7 +59,10 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 export function parseConfig(input: unknown, file = '<config>'): ObservatoryConfig {
   const result = ObservatoryConfigSchema.safeParse(input);
   if (!result.success) {
-    throw new ConfigError(file, result.error.issues.flatMap((i) => describeIssue(i, input).split('\n')));
+    throw new ConfigError(
+      file,
+      result.error.issues.flatMap((i) => describeIssue(i, input).split('\n')),
+    );
   }
   return result.data;
 }
@@ -73,7 +81,10 @@ export function loadConfig(file: string): ObservatoryConfig {
   }
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(file, doc.errors.map((e) => `yaml: ${e.message.split('\n')[0]}`));
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `yaml: ${e.message.split('\n')[0]}`),
+    );
   }
   return parseConfig(doc.toJS(), file);
 }

@@ -7,13 +7,17 @@
  */
 import { z } from 'zod';
 
-const region = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'expected an AWS region such as eu-west-1');
+const region = z
+  .string()
+  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'expected an AWS region such as eu-west-1');
 const accountId = z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account ID');
 const azName = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'expected an AZ name such as eu-west-1a');
 const azId = z.string().regex(/^[a-z0-9]{2,5}-az\d+$/, 'expected an AZ ID such as euw1-az1');
 const vpcId = z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'expected a VPC ID such as vpc-0abc1234');
 const subnetId = z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet ID such as subnet-0abc1234');
-const securityGroupId = z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group ID such as sg-0abc1234');
+const securityGroupId = z
+  .string()
+  .regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group ID such as sg-0abc1234');
 const arn = (service: string) =>
   z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:`), `expected an ARN of service ${service}`);
 const port = z.number().int().min(1, 'expected 1-65535').max(65535, 'expected 1-65535');
@@ -21,7 +25,12 @@ const name = z
   .string()
   .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'expected 1-63 letters, digits, "_", "." or "-"');
 /** A schedule expression accepted by EventBridge Scheduler. */
-const schedule = z.string().regex(/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/, 'expected rate(...) or cron(...)');
+const schedule = z
+  .string()
+  .regex(
+    /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/,
+    'expected rate(...) or cron(...)',
+  );
 
 /** An Availability Zone of a probe region, with the subnet its probe function is attached to. */
 export const AvailabilityZoneSchema = z.strictObject({
@@ -46,7 +55,10 @@ export const ProbeRegionSchema = z.strictObject({
    * An interface VPC endpoint (vpce-...) whose per-AZ network interfaces are probed on 443 to fill
    * the AZ-to-AZ matrix with nothing new deployed. When omitted, the AMP endpoint is used if created.
    */
-  meshEndpointId: z.string().regex(/^vpce-[0-9a-f]{8,17}$/).optional(),
+  meshEndpointId: z
+    .string()
+    .regex(/^vpce-[0-9a-f]{8,17}$/)
+    .optional(),
 });
 
 const targetBase = {
@@ -62,7 +74,12 @@ const targetBase = {
 };
 
 /** A TCP connect target. */
-export const TcpTargetSchema = z.strictObject({ ...targetBase, kind: z.literal('tcp'), host: z.string().min(1), port });
+export const TcpTargetSchema = z.strictObject({
+  ...targetBase,
+  kind: z.literal('tcp'),
+  host: z.string().min(1),
+  port,
+});
 /** An HTTP(S) target with optional assertions. */
 export const HttpTargetSchema = z.strictObject({
   ...targetBase,
@@ -85,7 +102,11 @@ export const DnsTargetSchema = z.strictObject({
   expectAnswers: z.array(z.string()).optional(),
 });
 /** Any probe target. */
-export const ProbeTargetSchema = z.discriminatedUnion('kind', [TcpTargetSchema, HttpTargetSchema, DnsTargetSchema]);
+export const ProbeTargetSchema = z.discriminatedUnion('kind', [
+  TcpTargetSchema,
+  HttpTargetSchema,
+  DnsTargetSchema,
+]);
 
 export const ProbesSchema = z
   .strictObject({
@@ -102,7 +123,13 @@ export const ProbesSchema = z
     discovery: z
       .strictObject({
         cloudMap: z
-          .array(z.strictObject({ namespace: z.string().min(1), services: z.array(z.string()).optional(), port: port.optional() }))
+          .array(
+            z.strictObject({
+              namespace: z.string().min(1),
+              services: z.array(z.string()).optional(),
+              port: port.optional(),
+            }),
+          )
           .default([]),
         ec2Tags: z
           .strictObject({
@@ -119,32 +146,76 @@ export const ProbesSchema = z
     probes.targets.forEach((t, i) => {
       const first = seen.get(t.name);
       if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}" (first at targets[${first}])` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', i, 'name'],
+          message: `duplicate target name "${t.name}" (first at targets[${first}])`,
+        });
       } else seen.set(t.name, i);
     });
     const regions = new Set<string>();
     probes.regions.forEach((r, i) => {
-      if (regions.has(r.region)) ctx.addIssue({ code: 'custom', path: ['regions', i, 'region'], message: `duplicate probe region "${r.region}"` });
+      if (regions.has(r.region))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['regions', i, 'region'],
+          message: `duplicate probe region "${r.region}"`,
+        });
       regions.add(r.region);
       r.availabilityZones.forEach((az, j) => {
         if (!az.name.startsWith(r.region)) {
-          ctx.addIssue({ code: 'custom', path: ['regions', i, 'availabilityZones', j, 'name'], message: `AZ "${az.name}" is not in region ${r.region}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['regions', i, 'availabilityZones', j, 'name'],
+            message: `AZ "${az.name}" is not in region ${r.region}`,
+          });
         }
       });
     });
     probes.targets.forEach((t, i) => {
       for (const from of t.from ?? []) {
-        if (!regions.has(from)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'from'], message: `"${from}" is not a probe region` });
+        if (!regions.has(from))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['targets', i, 'from'],
+            message: `"${from}" is not a probe region`,
+          });
       }
     });
   });
 
 /** Under-use policy: a resource is reported when every condition of its service holds over `days`. */
 export const UnderUsePolicySchema = z.strictObject({
-  ec2: z.strictObject({ days: z.number().int().min(1).default(14), cpuP95BelowPercent: z.number().min(0).max(100).default(10), networkBytesPerDayBelow: z.number().min(0).default(5 * 1024 ** 2 * 24) }).default({ days: 14, cpuP95BelowPercent: 10, networkBytesPerDayBelow: 5 * 1024 ** 2 * 24 }),
-  rds: z.strictObject({ days: z.number().int().min(1).default(7), maxConnectionsBelow: z.number().min(0).default(1) }).default({ days: 7, maxConnectionsBelow: 1 }),
-  ecs: z.strictObject({ days: z.number().int().min(1).default(14), cpuP95BelowPercent: z.number().min(0).max(100).default(20), memoryP95BelowPercent: z.number().min(0).max(100).default(20) }).default({ days: 14, cpuP95BelowPercent: 20, memoryP95BelowPercent: 20 }),
-  msk: z.strictObject({ days: z.number().int().min(1).default(14), cpuP95BelowPercent: z.number().min(0).max(100).default(10), bytesInPerSecBelow: z.number().min(0).default(1024) }).default({ days: 14, cpuP95BelowPercent: 10, bytesInPerSecBelow: 1024 }),
+  ec2: z
+    .strictObject({
+      days: z.number().int().min(1).default(14),
+      cpuP95BelowPercent: z.number().min(0).max(100).default(10),
+      networkBytesPerDayBelow: z
+        .number()
+        .min(0)
+        .default(5 * 1024 ** 2 * 24),
+    })
+    .default({ days: 14, cpuP95BelowPercent: 10, networkBytesPerDayBelow: 5 * 1024 ** 2 * 24 }),
+  rds: z
+    .strictObject({
+      days: z.number().int().min(1).default(7),
+      maxConnectionsBelow: z.number().min(0).default(1),
+    })
+    .default({ days: 7, maxConnectionsBelow: 1 }),
+  ecs: z
+    .strictObject({
+      days: z.number().int().min(1).default(14),
+      cpuP95BelowPercent: z.number().min(0).max(100).default(20),
+      memoryP95BelowPercent: z.number().min(0).max(100).default(20),
+    })
+    .default({ days: 14, cpuP95BelowPercent: 20, memoryP95BelowPercent: 20 }),
+  msk: z
+    .strictObject({
+      days: z.number().int().min(1).default(14),
+      cpuP95BelowPercent: z.number().min(0).max(100).default(10),
+      bytesInPerSecBelow: z.number().min(0).default(1024),
+    })
+    .default({ days: 14, cpuP95BelowPercent: 10, bytesInPerSecBelow: 1024 }),
 });
 
 export const UtilizationServiceSchema = z.enum(['ec2', 'rds', 'ecs', 'msk']);
@@ -153,7 +224,10 @@ export const UtilizationSchema = z.strictObject({
   enabled: z.boolean().default(true),
   schedule: schedule.default('rate(1 hour)'),
   /** Role the collector assumes in each member account. */
-  roleName: z.string().regex(/^[\w+=,.@-]{1,64}$/).default('InfraObservatoryReader'),
+  roleName: z
+    .string()
+    .regex(/^[\w+=,.@-]{1,64}$/)
+    .default('InfraObservatoryReader'),
   /** External ID required by member roles; stored in Secrets Manager when set. */
   externalId: z.string().min(2).max(1224).optional(),
   accounts: z.array(z.strictObject({ id: accountId, name })).min(1, 'expected at least one account'),
@@ -172,15 +246,19 @@ export const UtilizationSchema = z.strictObject({
   policy: UnderUsePolicySchema.default({} as never),
   thresholds: z
     .array(
-      z.strictObject({
-        name,
-        service: UtilizationServiceSchema,
-        metric: z.string().min(1),
-        above: z.number().optional(),
-        below: z.number().optional(),
-        forMinutes: z.number().int().min(1).default(30),
-        severity: z.enum(['warning', 'critical']).default('warning'),
-      }).refine((t) => t.above !== undefined || t.below !== undefined, { message: 'expected "above" or "below"' }),
+      z
+        .strictObject({
+          name,
+          service: UtilizationServiceSchema,
+          metric: z.string().min(1),
+          above: z.number().optional(),
+          below: z.number().optional(),
+          forMinutes: z.number().int().min(1).default(30),
+          severity: z.enum(['warning', 'critical']).default('warning'),
+        })
+        .refine((t) => t.above !== undefined || t.below !== undefined, {
+          message: 'expected "above" or "below"',
+        }),
     )
     .default([]),
   database: z.strictObject({
@@ -192,7 +270,10 @@ export const UtilizationSchema = z.strictObject({
     maxCapacity: z.number().min(1).max(256).default(4),
     deletionProtection: z.boolean().default(true),
     backupRetentionDays: z.number().int().min(1).max(35).default(7),
-    databaseName: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/).default('observatory'),
+    databaseName: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,62}$/)
+      .default('observatory'),
   }),
 });
 
@@ -202,7 +283,10 @@ export const MskRollbackSchema = z.strictObject({
   subnetIds: z.array(subnetId).min(1),
   securityGroupIds: z.array(securityGroupId).min(1),
   /** Apache Kafka release installed in the MirrorMaker 2 image. */
-  kafkaVersion: z.string().regex(/^\d+\.\d+\.\d+$/).default('3.7.2'),
+  kafkaVersion: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/)
+    .default('3.7.2'),
   /** The only clusters a rollback may read from or write to; IAM is scoped to these ARNs. */
   clusters: z.array(z.strictObject({ name, arn: arn('kafka') })).min(2, 'expected at least two MSK clusters'),
   defaults: z
@@ -222,11 +306,20 @@ export const MonitoringSchema = z.strictObject({
   homeRegion: region,
   workspace: z.union([
     z.strictObject({ create: z.literal(true), alias: name.default('infra-observatory') }),
-    z.strictObject({ workspaceId: z.string().regex(/^ws-[0-9a-f-]{8,}$/, 'expected an AMP workspace ID such as ws-1234abcd-...') }),
+    z.strictObject({
+      workspaceId: z
+        .string()
+        .regex(/^ws-[0-9a-f-]{8,}$/, 'expected an AMP workspace ID such as ws-1234abcd-...'),
+    }),
   ]),
   alertEmails: z.array(z.email()).default([]),
   logRetentionDays: z
-    .union([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653].map((d) => z.literal(d)) as [z.ZodLiteral<number>, ...z.ZodLiteral<number>[]])
+    .union(
+      [
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+        3653,
+      ].map((d) => z.literal(d)) as [z.ZodLiteral<number>, ...z.ZodLiteral<number>[]],
+    )
     .default(30),
   grafana: z
     .strictObject({
