@@ -5,10 +5,18 @@ import { type App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { ObservatoryConfig } from './config/schema.ts';
 import { MonitoringStack } from './observability/monitoring-stack.ts';
+import { ProbeStack } from './probes/probe-stack.ts';
+import { MemberRoleStack } from './utilization/member-role-stack.ts';
+import { UtilizationStack } from './utilization/utilization-stack.ts';
 
 /** The stacks built for a config. */
 export interface ObservatoryStacks {
   readonly monitoring: MonitoringStack;
+  /** One per probe region, in config order. */
+  readonly probes: ProbeStack[];
+  readonly utilization?: UtilizationStack;
+  /** One per utilization member account. */
+  readonly memberRoles: MemberRoleStack[];
 }
 
 /** Options of {@link buildApp}. */
@@ -34,8 +42,61 @@ export function buildApp(
     config: config.monitoring,
   });
 
+  const home = config.monitoring.homeRegion;
+  const probes = (config.probes?.enabled === false ? [] : (config.probes?.regions ?? [])).map(
+    (region) =>
+      new ProbeStack(app, `${config.project}-Probes-${region.region}`, {
+        env: { account: config.account, region: region.region },
+        crossRegionReferences: region.region !== home,
+        description: `Infra Observatory: network probes of ${region.region}, one function per AZ`,
+        probes: config.probes!,
+        region,
+        remoteWriteUrl: monitoring.remoteWriteUrl,
+        workspaceArn: monitoring.workspaceArn,
+        ampRegion: home,
+        alertTopic: region.region === home ? monitoring.alertTopic : undefined,
+        alertEmails: config.monitoring.alertEmails,
+        logRetention: monitoring.logRetention,
+      }),
+  );
+
+  const u = config.utilization;
+  const utilization =
+    u && u.enabled
+      ? new UtilizationStack(app, `${config.project}-Utilization`, {
+          env,
+          description:
+            'Infra Observatory: utilization collection, idempotent storage in Aurora PostgreSQL, under-use report',
+          config: u,
+          alertTopic: monitoring.alertTopic,
+          alertKey: monitoring.alertKey,
+          remoteWriteUrl: monitoring.remoteWriteUrl,
+          workspaceArn: monitoring.workspaceArn,
+          logRetention: monitoring.logRetention,
+          collectorRoleName: collectorRoleName(config.project),
+        })
+      : undefined;
+  const memberRoles =
+    u && u.enabled
+      ? u.accounts.map(
+          (a) =>
+            new MemberRoleStack(app, `${config.project}-MemberRole-${a.id}`, {
+              env: { account: a.id, region: home },
+              description: `Infra Observatory: read-only role for the utilization collector in ${a.name}`,
+              roleName: u.roleName,
+              collectorRoleArn: `arn:aws:iam::${config.account}:role/${collectorRoleName(config.project)}`,
+              externalId: u.externalId,
+            }),
+        )
+      : [];
+
   for (const [key, value] of Object.entries({ project: config.project, ...config.tags }))
     Tags.of(app).add(key, value);
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { monitoring };
+  return { monitoring, probes, utilization, memberRoles };
+}
+
+/** Fixed name of the collector's role, so member accounts can trust it by ARN. */
+export function collectorRoleName(project: string): string {
+  return `${project}-utilization-collector`;
 }

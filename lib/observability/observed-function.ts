@@ -1,6 +1,10 @@
 /**
  * ObservedFunction: the one way to create a Lambda function in Infra Observatory.
  */
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -27,6 +31,11 @@ export interface ObservedFunctionProps {
   readonly serviceName?: string;
   /** @default - none */
   readonly description?: string;
+  /**
+   * Physical name of the execution role, for roles another account must trust by ARN.
+   * @default - a generated name
+   */
+  readonly roleName?: string;
   /** Extra environment variables. @default - only the Powertools settings */
   readonly environment?: Record<string, string>;
   /** @default Duration.seconds(30) */
@@ -41,6 +50,17 @@ export interface ObservedFunctionProps {
   readonly securityGroups?: ec2.ISecurityGroup[];
   /** @default - unreserved */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Files written next to the bundled handler (name -> content), e.g. a plan built from config.
+   * @default - none
+   */
+  readonly bundledFiles?: Record<string, string>;
+  /**
+   * Directories copied next to the bundled handler (name in the bundle -> absolute source path),
+   * e.g. committed database migrations.
+   * @default - none
+   */
+  readonly bundledDirs?: Record<string, string>;
   /** Errors in a 5-minute period that raise the error alarm. @default 1 */
   readonly errorAlarmThreshold?: number;
 }
@@ -71,6 +91,7 @@ export class ObservedFunction extends Construct {
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `execution role of ${serviceName}`,
+      roleName: props.roleName,
     });
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -132,6 +153,10 @@ export class ObservedFunction extends Construct {
         // ESM bundles still meet CommonJS dependencies that call require(): give them one.
         banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
         externalModules: [],
+        commandHooks:
+          props.bundledFiles || props.bundledDirs
+            ? bundledFileHooks(props.bundledFiles ?? {}, props.bundledDirs ?? {})
+            : undefined,
       },
     });
 
@@ -144,6 +169,12 @@ export class ObservedFunction extends Construct {
     Validations.of(this.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.logGroup.node.defaultChild as logs.CfnLogGroup)}.Arn>:log-stream:*]`,
       reason: "log streams are created by Lambda with generated names inside the function's own log group",
+    });
+
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'nodejs22.x is chosen deliberately: the same major runs the tests (the node@22 devDependency), and Middy 7 and Powertools 2 support it; AWS supports it until 2027-04-30',
     });
 
     const fn = this.function;
@@ -168,4 +199,23 @@ export class ObservedFunction extends Construct {
       alarm.addOkAction(new cwActions.SnsAction(props.alertTopic));
     }
   }
+}
+
+/** Bundling hooks that copy generated files into the bundle's output directory. */
+function bundledFileHooks(files: Record<string, string>, dirs: Record<string, string>) {
+  const dir = mkdtempSync(join(tmpdir(), 'observatory-bundle-'));
+  const copies = Object.entries(files).map(([name, content]) => {
+    if (!/^[\w.-]+$/.test(name))
+      throw new Error(`bundled file name ${JSON.stringify(name)} must be a plain file name`);
+    writeFileSync(join(dir, name), content);
+    return name;
+  });
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_input: string, output: string) => [
+      ...copies.map((name) => `cp "${join(dir, name)}" "${output}/${name}"`),
+      ...Object.entries(dirs).map(([name, source]) => `cp -R "${source}" "${output}/${name}"`),
+    ],
+  };
 }

@@ -1,0 +1,122 @@
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../lib/config/loader.ts';
+import { buildProbePlan, egressPorts } from '../../../lib/probes/probe-plan.ts';
+import { EXAMPLE_CONFIG, synthApp } from '../../support/cdk.ts';
+
+const config = loadConfig(EXAMPLE_CONFIG);
+
+describe('ProbeStack', () => {
+  const result = synthApp();
+  afterAll(() => result.cleanup());
+  const [euw1, use1] = result.stacks.probes;
+  const t = Template.fromStack(euw1!);
+
+  it('creates one VPC-attached probe function per AZ, each in its own subnet and security group', () => {
+    const fns = t.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { SOURCE_AZ: Match.anyValue() } } },
+    });
+    const byAz = Object.values(fns).map((f) => ({
+      az: f.Properties.Environment.Variables.SOURCE_AZ,
+      azId: f.Properties.Environment.Variables.SOURCE_AZ_ID,
+      subnets: f.Properties.VpcConfig.SubnetIds,
+      sgs: f.Properties.VpcConfig.SecurityGroupIds.length,
+    }));
+    expect(byAz).toEqual(
+      config.probes!.regions[0]!.availabilityZones.map((az) => ({
+        az: az.name,
+        azId: az.id,
+        subnets: [az.subnetId],
+        sgs: 1,
+      })),
+    );
+    t.resourceCountIs('AWS::EC2::SecurityGroup', 3 + 1); // one per AZ + the AMP endpoint's
+  });
+
+  it('schedules every probe function every minute with its source AZ as input', () => {
+    const input = new Capture();
+    t.resourcePropertiesCountIs('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)' }, 3);
+    t.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Target: { Input: input, RetryPolicy: { MaximumRetryAttempts: 0 } },
+    });
+    expect(JSON.parse(input.asString())).toEqual({
+      source: { region: 'eu-west-1', az: 'eu-west-1a', azId: 'euw1-az1' },
+    });
+  });
+
+  it('allows remote-write to the one AMP workspace and nothing else of aps', () => {
+    const statements = Object.values(t.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement,
+    );
+    const aps = statements.filter((s: { Action: string | string[] }) =>
+      JSON.stringify(s.Action).includes('aps:'),
+    );
+    expect(aps.length).toBe(3);
+    for (const s of aps) {
+      expect(s.Action).toBe('aps:RemoteWrite');
+      expect(JSON.stringify(s.Resource)).toContain('Workspace');
+    }
+  });
+
+  it('opens egress only to probe ports and the VPC resolver', () => {
+    const sg = Object.values(t.findResources('AWS::EC2::SecurityGroup')).find((r) =>
+      String(r.Properties.GroupDescription).includes('eu-west-1a'),
+    );
+    const rules = sg!.Properties.SecurityGroupEgress as {
+      IpProtocol: string;
+      FromPort: number;
+      CidrIp: string;
+    }[];
+    const plan = buildProbePlan(config.probes!, config.probes!.regions[0]!);
+    expect(
+      rules
+        .filter((r) => r.CidrIp === '0.0.0.0/0')
+        .map((r) => r.FromPort)
+        .sort((a, b) => a - b),
+    ).toEqual(egressPorts(plan));
+    expect(rules.filter((r) => r.FromPort === 53).every((r) => r.CidrIp === '10.10.0.0/16')).toBe(true);
+  });
+
+  it('creates a private AMP interface endpoint and meshes over it when configured', () => {
+    t.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      ServiceName: 'com.amazonaws.eu-west-1.aps-workspaces',
+      PrivateDnsEnabled: true,
+      VpcEndpointType: 'Interface',
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { MESH_VPC_ENDPOINT_IDS: { Ref: Match.stringLikeRegexp('AmpEndpoint') } } },
+    });
+    const u = Template.fromStack(use1!);
+    u.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    u.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { MESH_VPC_ENDPOINT_IDS: 'vpce-0a1b2c3d4e5f62001' } },
+    });
+  });
+
+  it('alarms when a probe function stops running or keeps failing to write', () => {
+    t.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      { MetricName: 'Invocations', ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' },
+      3,
+    );
+    t.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      { MetricName: 'RemoteWriteFailures', Namespace: 'InfraObservatory' },
+      3,
+    );
+  });
+
+  it('gives a region outside home its own encrypted alert topic', () => {
+    Template.fromStack(use1!).hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    t.resourceCountIs('AWS::SNS::Topic', 0);
+  });
+});
+
+describe('buildProbePlan', () => {
+  it('keeps only the targets whose from includes the region', () => {
+    const use1 = buildProbePlan(config.probes!, config.probes!.regions[1]!);
+    expect(use1.targets.map((t) => t.name)).not.toContain('redis-sessions');
+    expect(use1.targets.map((t) => t.name)).not.toContain('dns-internal');
+    expect(use1.targets).toHaveLength(10);
+  });
+});
