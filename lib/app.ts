@@ -61,34 +61,32 @@ export function buildApp(
   );
 
   const u = config.utilization;
-  const utilization =
-    u && u.enabled
-      ? new UtilizationStack(app, `${config.project}-Utilization`, {
-          env,
-          description:
-            'Infra Observatory: utilization collection, idempotent storage in Aurora PostgreSQL, under-use report',
-          config: u,
-          alertTopic: monitoring.alertTopic,
-          alertKey: monitoring.alertKey,
-          remoteWriteUrl: monitoring.remoteWriteUrl,
-          workspaceArn: monitoring.workspaceArn,
-          logRetention: monitoring.logRetention,
-          collectorRoleName: collectorRoleName(config.project),
-        })
-      : undefined;
-  const memberRoles =
-    u && u.enabled
-      ? u.accounts.map(
-          (a) =>
-            new MemberRoleStack(app, `${config.project}-MemberRole-${a.id}`, {
-              env: { account: a.id, region: home },
-              description: `Infra Observatory: read-only role for the utilization collector in ${a.name}`,
-              roleName: u.roleName,
-              collectorRoleArn: `arn:aws:iam::${config.account}:role/${collectorRoleName(config.project)}`,
-              externalId: u.externalId,
-            }),
-        )
-      : [];
+  const utilization = u?.enabled
+    ? new UtilizationStack(app, `${config.project}-Utilization`, {
+        env,
+        description:
+          'Infra Observatory: utilization collection, idempotent storage in Aurora PostgreSQL, under-use report',
+        config: u,
+        alertTopic: monitoring.alertTopic,
+        alertKey: monitoring.alertKey,
+        remoteWriteUrl: monitoring.remoteWriteUrl,
+        workspaceArn: monitoring.workspaceArn,
+        logRetention: monitoring.logRetention,
+        collectorRoleName: collectorRoleName(config.project),
+      })
+    : undefined;
+  const memberRoles = u?.enabled
+    ? u.accounts.map(
+        (a) =>
+          new MemberRoleStack(app, `${config.project}-MemberRole-${a.id}`, {
+            env: { account: a.id, region: home },
+            description: `Infra Observatory: read-only role for the utilization collector in ${a.name}`,
+            roleName: u.roleName,
+            collectorRoleArn: `arn:aws:iam::${config.account}:role/${collectorRoleName(config.project)}`,
+            externalId: u.externalId,
+          }),
+      )
+    : [];
 
   for (const [key, value] of Object.entries({ project: config.project, ...config.tags }))
     Tags.of(app).add(key, value);
