@@ -68,8 +68,8 @@ export function renderAlertmanagerDefinition(props: AlertmanagerDefinitionProps)
     'Labels: {{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}',
     '{{ end }}{{ end }}',
   ].join('\n');
-  return stringify({
-    template_files: { default_template: template },
-    alertmanager_config: stringify(config),
-  });
+  return stringify(
+    { template_files: { default_template: template }, alertmanager_config: stringify(config, { lineWidth: 0 }) },
+    { lineWidth: 0, blockQuote: 'literal' },
+  );
 }

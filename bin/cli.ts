@@ -1,0 +1,44 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * `observatory`: the command-line side of Infra Observatory. Each capability registers its commands.
+ */
+import { Command } from 'commander';
+import { ConfigError, loadConfig } from '../lib/config/loader.ts';
+import { renderAlertmanagerDefinition } from '../lib/observability/alertmanager.ts';
+
+const program = new Command('observatory')
+  .description('Infra Observatory: network probes, utilization reports and MSK rollbacks on AMP')
+  .showHelpAfterError();
+
+program
+  .command('config')
+  .description('validate a config file and print a summary of what it enables')
+  .argument('[file]', 'config file', 'config/example.yaml')
+  .action((file: string) => {
+    const c = loadConfig(file);
+    console.log(`${file}: valid`);
+    console.log(`  monitoring: home region ${c.monitoring.homeRegion}, ${'workspaceId' in c.monitoring.workspace ? `imported workspace ${c.monitoring.workspace.workspaceId}` : 'new AMP workspace'}`);
+    if (c.probes) console.log(`  probes: ${c.probes.regions.length} regions, ${c.probes.regions.reduce((n, r) => n + r.availabilityZones.length, 0)} AZs, ${c.probes.targets.length} static targets`);
+    if (c.utilization) console.log(`  utilization: ${c.utilization.accounts.length} accounts x ${c.utilization.regions.length} regions x ${c.utilization.services.length} services`);
+    if (c.mskRollback) console.log(`  msk rollback: ${c.mskRollback.clusters.length} clusters`);
+  });
+
+program
+  .command('alertmanager')
+  .description('print the AMP Alertmanager definition (for an imported workspace: pipe to `aws amp put-alert-manager-definition`)')
+  .requiredOption('--topic-arn <arn>', 'SNS topic that receives alerts')
+  .requiredOption('--region <region>', 'region of the topic')
+  .action((opts: { topicArn: string; region: string }) => {
+    process.stdout.write(renderAlertmanagerDefinition({ topicArn: opts.topicArn, region: opts.region }));
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  console.error(`observatory: ${(err as Error).message}`);
+  process.exit(1);
+}
