@@ -22,8 +22,6 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get install ${missing[*]} failed"
 fi
-# Debian's packages start daemons where systemd runs; the tests start their own on free ports.
-for svc in prometheus prometheus-blackbox-exporter prometheus-alertmanager; do pkill -x "$svc" 2>/dev/null || true; done
 
 # PostgreSQL on 127.0.0.1:5432 with trust auth (the machine's cluster).
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then

@@ -69,7 +69,10 @@ export function renderAlertmanagerDefinition(props: AlertmanagerDefinitionProps)
     '{{ end }}{{ end }}',
   ].join('\n');
   return stringify(
-    { template_files: { default_template: template }, alertmanager_config: stringify(config, { lineWidth: 0 }) },
+    {
+      template_files: { default_template: template },
+      alertmanager_config: stringify(config, { lineWidth: 0 }),
+    },
     { lineWidth: 0, blockQuote: 'literal' },
   );
 }

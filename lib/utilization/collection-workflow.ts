@@ -26,8 +26,8 @@ export interface CollectionDefinitionProps {
   readonly maxConcurrency: number;
   /** Percentage of shards that may fail before the run fails. */
   readonly toleratedFailurePercent: number;
-  /** CloudWatch namespace of the run's heartbeat and shard metrics. */
-  readonly metricsNamespace: string;
+  /** The summary function: heartbeat, failed-shard metrics and the tolerance verdict. */
+  readonly summaryFunction: lambda.IFunction;
 }
 
 /** Names of the states, for tests and for reading an execution's history. */
@@ -37,7 +37,6 @@ export const CollectionStates = {
   collectShard: 'CollectShard',
   shardFailed: 'ShardFailed',
   summarize: 'Summarize',
-  heartbeat: 'Heartbeat',
   runFailed: 'RunFailed',
   verdict: 'WithinTolerance',
   collected: 'Collected',
@@ -46,10 +45,11 @@ export const CollectionStates = {
 /**
  * Builds the definition: a Map over the shards with bounded concurrency. A shard that fails (role
  * missing or denied, throttled past retries, any error) is caught and reported in the run's output
- * with its account, region, service and reason, never dropped. After the Map, the run publishes a
- * heartbeat (`CollectionHeartbeat`) and the count of failed shards (`ShardsFailed`) to CloudWatch, then
- * fails when more shards failed than the tolerated percentage allows. Alarms fire on a missing
- * heartbeat and on failed shards.
+ * with its account, region, service and reason, never dropped. After the Map, the summary function
+ * publishes a heartbeat (`CollectionHeartbeat`) and the count of failed shards (`ShardsFailed`) to
+ * CloudWatch and AMP, and the run fails when more shards failed than the tolerated percentage allows.
+ * (Counting is a function, not a JSONPath filter: a filter that matches nothing is an error in some
+ * engines and an empty list in others.) Alarms fire on a missing heartbeat and on failed shards.
  */
 export function buildCollectionDefinition(
   scope: Construct,
@@ -99,48 +99,25 @@ export function buildCollectionDefinition(
   });
   map.itemProcessor(collectShard);
 
-  const summarize = new sfn.Pass(scope, CollectionStates.summarize, {
-    parameters: {
-      'shards.$': 'States.ArrayLength($.shards)',
+  const summarize = new tasks.LambdaInvoke(scope, CollectionStates.summarize, {
+    lambdaFunction: props.summaryFunction,
+    comment: 'heartbeat, failed-shard counts (CloudWatch and AMP) and the tolerance verdict',
+    payload: sfn.TaskInput.fromObject({
       'results.$': '$.results',
-      'failed.$': "$.results[?(@.status == 'failed')]",
-    },
+      toleratedFailurePercent: props.toleratedFailurePercent,
+      'executionId.$': '$$.Execution.Id',
+    }),
+    payloadResponseOnly: true,
+    retryOnServiceExceptions: true,
+    resultPath: '$.summary',
   });
-  const count = new sfn.Pass(scope, 'CountFailed', {
-    parameters: {
-      'shards.$': '$.shards',
-      'results.$': '$.results',
-      'failed.$': '$.failed',
-      'failedCount.$': 'States.ArrayLength($.failed)',
-    },
-  });
-  const heartbeat = new tasks.CallAwsService(scope, CollectionStates.heartbeat, {
-    service: 'cloudwatch',
-    action: 'putMetricData',
-    iamResources: ['*'],
-    iamAction: 'cloudwatch:PutMetricData',
-    parameters: {
-      Namespace: props.metricsNamespace,
-      MetricData: [
-        { MetricName: 'CollectionHeartbeat', Value: 1, Unit: 'Count' },
-        { MetricName: 'ShardsFailed', 'Value.$': '$.failedCount', Unit: 'Count' },
-        { MetricName: 'ShardsTotal', 'Value.$': '$.shards', Unit: 'Count' },
-      ],
-    },
-    resultPath: sfn.JsonPath.DISCARD,
-  });
-  heartbeat.addRetry({ maxAttempts: 3, interval: Duration.seconds(2), backoffRate: 2 });
   const runFailed = new sfn.Fail(scope, CollectionStates.runFailed, {
     error: 'CollectionFailed',
-    causePath:
-      "States.Format('{} of {} shards failed, more than the tolerated {}%: {}', $.failedCount, $.shards, " +
-      `${props.toleratedFailurePercent}, States.JsonToString($.failed))`,
+    causePath: '$.summary.message',
   });
-  // Shards are fixed at deploy time, so the tolerated percentage becomes a count here.
-  const maxFailed = Math.floor((props.shards.length * props.toleratedFailurePercent) / 100);
-  const verdict = new sfn.Choice(scope, 'WithinTolerance')
-    .when(sfn.Condition.numberGreaterThan('$.failedCount', maxFailed), runFailed)
-    .otherwise(new sfn.Succeed(scope, 'Collected'));
+  const verdict = new sfn.Choice(scope, CollectionStates.verdict)
+    .when(sfn.Condition.booleanEquals('$.summary.withinTolerance', false), runFailed)
+    .otherwise(new sfn.Succeed(scope, CollectionStates.collected, { outputPath: '$.summary' }));
 
-  return shards.next(map).next(summarize).next(count).next(heartbeat).next(verdict);
+  return shards.next(map).next(summarize).next(verdict);
 }

@@ -305,6 +305,20 @@ export class UtilizationStack extends Stack {
     );
 
     // --- collection workflow ----------------------------------------------------------------------------
+    const summary = new ObservedFunction(this, 'CollectionSummary', {
+      entry: join(LAMBDAS, 'collection-summary-handler.ts'),
+      serviceName: 'collection-summary',
+      description: 'summarizes a collection run: heartbeat, failed shards, tolerance verdict',
+      alertTopic,
+      logRetention: props.logRetention,
+      environment: { REMOTE_WRITE_URL: props.remoteWriteUrl },
+    });
+    allow(summary, ['aps:RemoteWrite'], [props.workspaceArn]);
+    acknowledge(
+      summary.role,
+      ['AwsSolutions-IAM5[Resource::*]'],
+      'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions',
+    );
     const shards = collectionShards(config);
     const workflowLogs = new logs.LogGroup(this, 'CollectionLogs', { retention: props.logRetention });
     this.stateMachine = new sfn.StateMachine(this, 'Collection', {
@@ -322,7 +336,7 @@ export class UtilizationStack extends Stack {
           },
           maxConcurrency: config.maxConcurrency,
           toleratedFailurePercent: config.toleratedFailurePercent,
-          metricsNamespace: METRICS_NAMESPACE,
+          summaryFunction: summary.function,
         }),
       ),
       timeout: Duration.minutes(55),

@@ -10,7 +10,13 @@ import { listRuleFiles, RULES_DIR } from '../../../lib/observability/monitoring-
 const README = readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8');
 /** GitHub's anchor of a Markdown heading. */
 const anchors = new Set(
-  [...README.matchAll(/^#{1,6} (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-')),
+  [...README.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+    m[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\w\- ]/g, '')
+      .replace(/ /g, '-'),
+  ),
 );
 
 interface Rule {
@@ -25,7 +31,9 @@ describe('alert rule files', () => {
   const files = listRuleFiles();
 
   it('ships rule files for every capability', () => {
-    expect(files.map((f) => basename(f, '.yml')).sort()).toEqual(expect.arrayContaining(['msk-rollback', 'probes', 'utilization']));
+    expect(files.map((f) => basename(f, '.yml')).sort()).toEqual(
+      expect.arrayContaining(['msk-rollback', 'probes', 'utilization']),
+    );
   });
 
   for (const file of files) {
@@ -39,19 +47,30 @@ describe('alert rule files', () => {
       it('has promtool test cases that pass', () => {
         const tests = file.replace(/\.yml$/, '.test.yml');
         expect(existsSync(tests)).toBe(true);
-        const res = spawnSync('promtool', ['test', 'rules', basename(tests)], { cwd: RULES_DIR, encoding: 'utf8' });
+        const res = spawnSync('promtool', ['test', 'rules', basename(tests)], {
+          cwd: RULES_DIR,
+          encoding: 'utf8',
+        });
         expect(res.stdout + res.stderr).toContain('SUCCESS');
         expect(res.status).toBe(0);
       });
 
       it('gives every alert a severity, summary, description and a runbook link to a README section', () => {
-        const rules = (parse(readFileSync(file, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
+        const rules = (parse(readFileSync(file, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap(
+          (g) => g.rules,
+        );
         for (const rule of rules.filter((r) => r.alert)) {
-          expect({ alert: rule.alert, severity: rule.labels?.severity }).toEqual({ alert: rule.alert, severity: expect.stringMatching(/^(warning|critical)$/) });
+          expect({ alert: rule.alert, severity: rule.labels?.severity }).toEqual({
+            alert: rule.alert,
+            severity: expect.stringMatching(/^(warning|critical)$/),
+          });
           expect(rule.annotations?.summary, rule.alert).toBeTruthy();
           expect(rule.annotations?.description, rule.alert).toBeTruthy();
           const anchor = /README\.md#([\w-]+)$/.exec(rule.annotations?.runbook_url ?? '')?.[1];
-          expect({ alert: rule.alert, anchor: anchor && anchors.has(anchor) ? anchor : `missing: ${rule.annotations?.runbook_url}` }).toEqual({
+          expect({
+            alert: rule.alert,
+            anchor: anchor && anchors.has(anchor) ? anchor : `missing: ${rule.annotations?.runbook_url}`,
+          }).toEqual({
             alert: rule.alert,
             anchor,
           });
@@ -59,14 +78,28 @@ describe('alert rule files', () => {
       });
 
       it('has test cases that fire every alert at least once', () => {
-        const rules = (parse(readFileSync(file, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
+        const rules = (parse(readFileSync(file, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap(
+          (g) => g.rules,
+        );
         const tests = parse(readFileSync(file.replace(/\.yml$/, '.test.yml'), 'utf8')) as {
           tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[];
         };
-        const fired = new Set(tests.tests.flatMap((t) => (t.alert_rule_test ?? []).filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)));
-        const silent = new Set(tests.tests.flatMap((t) => (t.alert_rule_test ?? []).filter((a) => a.exp_alerts.length === 0).map((a) => a.alertname)));
+        const fired = new Set(
+          tests.tests.flatMap((t) =>
+            (t.alert_rule_test ?? []).filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname),
+          ),
+        );
+        const silent = new Set(
+          tests.tests.flatMap((t) =>
+            (t.alert_rule_test ?? []).filter((a) => a.exp_alerts.length === 0).map((a) => a.alertname),
+          ),
+        );
         for (const rule of rules.filter((r) => r.alert)) {
-          expect({ alert: rule.alert, fires: fired.has(rule.alert!), staysSilent: silent.has(rule.alert!) }).toEqual({
+          expect({
+            alert: rule.alert,
+            fires: fired.has(rule.alert!),
+            staysSilent: silent.has(rule.alert!),
+          }).toEqual({
             alert: rule.alert,
             fires: true,
             staysSilent: true,
@@ -79,7 +112,12 @@ describe('alert rule files', () => {
 
 describe('Alertmanager definition', () => {
   const dir = mkdtempSync(join(tmpdir(), 'observatory-am-'));
-  const definition = parse(renderAlertmanagerDefinition({ topicArn: 'arn:aws:sns:eu-west-1:111111111111:alerts', region: 'eu-west-1' })) as {
+  const definition = parse(
+    renderAlertmanagerDefinition({
+      topicArn: 'arn:aws:sns:eu-west-1:111111111111:alerts',
+      region: 'eu-west-1',
+    }),
+  ) as {
     template_files: Record<string, string>;
     alertmanager_config: string;
   };
@@ -92,7 +130,9 @@ describe('Alertmanager definition', () => {
   const file = join(dir, 'alertmanager.yml');
   writeFileSync(file, stringify(config));
   const route = (...labels: string[]) =>
-    execFileSync('amtool', ['config', 'routes', 'test', `--config.file=${file}`, ...labels], { encoding: 'utf8' }).trim();
+    execFileSync('amtool', ['config', 'routes', 'test', `--config.file=${file}`, ...labels], {
+      encoding: 'utf8',
+    }).trim();
 
   it('passes amtool check-config', () => {
     const out = execFileSync('amtool', ['check-config', file], { encoding: 'utf8' });
@@ -109,8 +149,20 @@ describe('Alertmanager definition', () => {
   });
 
   it('sends both receivers to the alert topic with SigV4 and a severity attribute', () => {
-    const am = parse(definition.alertmanager_config) as { receivers: { name: string; sns_configs: { topic_arn: string; sigv4: { region: string }; attributes: { severity: string } }[] }[] };
-    expect(am.receivers.map((r) => [r.name, r.sns_configs[0]!.topic_arn, r.sns_configs[0]!.sigv4.region, r.sns_configs[0]!.attributes.severity])).toEqual([
+    const am = parse(definition.alertmanager_config) as {
+      receivers: {
+        name: string;
+        sns_configs: { topic_arn: string; sigv4: { region: string }; attributes: { severity: string } }[];
+      }[];
+    };
+    expect(
+      am.receivers.map((r) => [
+        r.name,
+        r.sns_configs[0]!.topic_arn,
+        r.sns_configs[0]!.sigv4.region,
+        r.sns_configs[0]!.attributes.severity,
+      ]),
+    ).toEqual([
       ['critical', 'arn:aws:sns:eu-west-1:111111111111:alerts', 'eu-west-1', 'critical'],
       ['warning', 'arn:aws:sns:eu-west-1:111111111111:alerts', 'eu-west-1', 'warning'],
     ]);
