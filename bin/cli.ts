@@ -5,10 +5,15 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/loader.ts';
 import { renderAlertmanagerDefinition } from '../lib/observability/alertmanager.ts';
+import { register as registerProbe } from '../cli/probe.ts';
 
 const program = new Command('observatory')
   .description('Infra Observatory: network probes, utilization reports and MSK rollbacks on AMP')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors exit 2, a failed check (a probe down, a rejected batch) exits 1.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+registerProbe(program);
 
 program
   .command('config')

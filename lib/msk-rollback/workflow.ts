@@ -9,7 +9,7 @@
  *   -> WaitBeforePoll -> PollReplication -> PollDecision
  *        wait      -> WaitBeforePoll
  *        restart   -> RestartReplication -> CheckRestartReplication -> RecordRestartedTask -> WaitBeforePoll
- *        converged -> RequestApproval (task token) -> StartDrain -> WaitBeforePoll
+ *        converged -> PrepareApproval -> RequestApproval (task token) -> StartDrain -> WaitBeforePoll
  *        drained   -> WaitForOffsetSync -> StopReplication -> VerifyOffsets -> RollbackSucceeded
  *        timed_out -> LagTimedOut, give_up -> ReplicationTaskFailed
  * every failure after StartReplication, rejection, approval timeout
@@ -48,6 +48,7 @@ export const STATE = {
   recordRestartedTask: 'RecordRestartedTask',
   lagTimedOut: 'LagTimedOut',
   replicationTaskFailed: 'ReplicationTaskFailed',
+  prepareApproval: 'PrepareApproval',
   requestApproval: 'RequestApproval',
   approvalTimedOut: 'ApprovalTimedOut',
   startDrain: 'StartDrain',
@@ -191,8 +192,10 @@ export function buildRollbackDefinition(parent: Construct, props: RollbackWorkfl
       stateMachineArn: sfn.JsonPath.stateMachineId,
     }),
     payloadResponseOnly: true,
-    resultSelector: { 'plan.$': '$' },
-    resultPath: '$',
+    // The plan goes beside the raw input (whose keys the input schema fixes, so none can clash with the
+    // workflow's own `$.plan`, `$.poll`, ...). ResultPath "$" would drop the raw input, but
+    // aws-local-stepfunctions 3 mishandles it, and the tests run this very definition.
+    resultPath: '$.plan',
     retryOnServiceExceptions: false,
   });
   validateInput.addRetry({
@@ -346,8 +349,12 @@ export function buildRollbackDefinition(parent: Construct, props: RollbackWorkfl
       token: sfn.JsonPath.taskToken,
       plan,
       poll: sfn.JsonPath.objectAt('$.poll'),
+      approvalTimeoutSeconds: sfn.JsonPath.numberAt('$.plan.approvalTimeoutSeconds'),
     }),
-    taskTimeout: sfn.Timeout.at('$.plan.approvalTimeoutSeconds'),
+    // `$.Payload.approvalTimeoutSeconds` exists both in the state input (PrepareApproval puts it there)
+    // and in the effective input (the Parameters above): the timeout resolves whichever one an
+    // interpreter reads (AWS documents the state input; aws-local-stepfunctions 3 reads the other).
+    taskTimeout: sfn.Timeout.at('$.Payload.approvalTimeoutSeconds'),
     resultPath: '$.approval',
     retryOnServiceExceptions: false,
   });
@@ -368,17 +375,16 @@ export function buildRollbackDefinition(parent: Construct, props: RollbackWorkfl
   requestApproval.addCatch(stopAfterFailure, onError);
 
   const startDrain = new sfn.Pass(scope, STATE.startDrain, {
-    parameters: {
-      phase: 'drain',
-      'restarts.$': '$.poll.restarts',
-      polls: 0,
-      startedAt: null,
-      deadline: null,
-      underGateSince: null,
-    },
+    // The drain phase starts its own clock and gate; restarts count over the whole execution.
+    // (Times absent here are read as null by PollReplication.)
+    parameters: { phase: 'drain', 'restarts.$': '$.poll.restarts', polls: 0 },
     resultPath: '$.poll',
   });
   requestApproval.next(startDrain);
+  const prepareApproval = new sfn.Pass(scope, STATE.prepareApproval, {
+    parameters: { 'approvalTimeoutSeconds.$': '$.plan.approvalTimeoutSeconds' },
+    resultPath: '$.Payload',
+  }).next(requestApproval);
   startDrain.next(waitBeforePoll);
 
   const stopReplication = invoke(
@@ -408,7 +414,7 @@ export function buildRollbackDefinition(parent: Construct, props: RollbackWorkfl
     .next(new sfn.Succeed(scope, STATE.succeeded, { outputPath: '$.report' }));
 
   const decision = new sfn.Choice(scope, STATE.pollDecision)
-    .when(sfn.Condition.stringEquals('$.poll.action', 'converged'), requestApproval)
+    .when(sfn.Condition.stringEquals('$.poll.action', 'converged'), prepareApproval)
     .when(sfn.Condition.stringEquals('$.poll.action', 'drained'), drained)
     .when(sfn.Condition.stringEquals('$.poll.action', 'restart'), restart)
     .when(

@@ -167,7 +167,8 @@ export class AzProbe extends Construct {
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName,
-        dimensionsMap: { service: serviceName },
+        // Powertools adds the service dimension; the probe handler adds SourceAzId to every metric.
+        dimensionsMap: { service: serviceName, SourceAzId: az.id },
         period: Duration.minutes(5),
         statistic: 'Sum',
       });

@@ -67,6 +67,8 @@ export function buildCollectionDefinition(
       'shard.$': '$.shard',
       ...Object.fromEntries(Object.entries(props.collectParams).map(([k, v]) => [k, v])),
       'executionId.$': '$$.Execution.Id',
+      // One window for every shard of a run, even when shards start on either side of a period boundary.
+      'runStartedAt.$': '$$.Execution.StartTime',
     }),
     payloadResponseOnly: true,
     retryOnServiceExceptions: true,

@@ -15,6 +15,7 @@ export const MEMBER_READ_ACTIONS = [
   'ecs:DescribeServices',
   'ecs:DescribeTaskDefinition',
   'kafka:ListClustersV2',
+  'kafka:ListNodes',
   'cloudwatch:GetMetricData',
   'cloudwatch:ListMetrics',
 ] as const;

@@ -3,6 +3,7 @@
  * aws-local-stepfunctions, resolving the intrinsic functions CloudFormation would.
  */
 import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 
 /** Fake physical values for one stack's references. */
@@ -66,7 +67,7 @@ export function renderAsl(
   ctx?: Partial<ResolveContext>,
 ): Record<string, unknown> & { States: Record<string, any> } {
   const stack = Stack.of(stateMachine);
-  const template = stack._toCloudFormation() as {
+  const template = Template.fromStack(stack).toJSON() as {
     Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   };
   const types = Object.fromEntries(Object.entries(template.Resources).map(([id, r]) => [id, r.Type]));

@@ -51,7 +51,7 @@ async function run(definition: Record<string, unknown>, failing: Record<string, 
   const execution = machine.run(
     {},
     {
-      context: { Execution: { Id: 'arn:aws:states:eu-west-1:999999999999:execution:collection:run-1' } },
+      context: { Execution: { Id: 'arn:aws:states:eu-west-1:999999999999:execution:collection:run-1', StartTime: '2026-11-26T08:00:00.000Z' } },
       overrides: {
         taskResourceLocalHandlers: {
           [CollectionStates.collectShard]: async (input: any) => {
@@ -67,7 +67,7 @@ async function run(definition: Record<string, unknown>, failing: Record<string, 
           // The real summary function's pure core, so the verdict logic under test is the shipped one.
           [CollectionStates.summarize]: async (input: any) => {
             metrics.push(input);
-            return summarizeCollection(SummaryEventSchema.parse(input));
+            return summarizeCollection(SummaryEventSchema.parse(input)) as any;
           },
         },
         retryIntervalOverrides: { [CollectionStates.collectShard]: 0, [CollectionStates.summarize]: 0 },
@@ -96,6 +96,9 @@ describe('collection workflow', () => {
       shards.map((s) => `${s.accountId}/${s.service}`).sort(),
     );
     expect(result.invocations.every((i) => i.roleName === 'Reader')).toBe(true);
+    // Every shard gets the execution's start time ($$.Execution.StartTime, constant for a run in AWS;
+    // the local engine re-stamps it per Map iteration, so only its presence is asserted here).
+    for (const i of result.invocations as any[]) expect(i.runStartedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/);
     expect(result.output).toMatchObject({ shards: 8, succeeded: 8, failed: [], withinTolerance: true });
   });
 
