@@ -101,6 +101,13 @@ export const ResourceRowSchema = z.strictObject({
   tags: z.record(z.string(), z.string()),
   /** vcpu, memoryMiB, storageGiB, brokers, ... whatever the service has. */
   capacity: z.record(z.string(), z.number()),
+  /**
+   * Descriptive strings the report needs to price the resource, by service: ec2 `instanceType`,
+   * `platform` (`Linux/UNIX` | `Windows`), `tenancy`; rds `instanceClass`, `engine`, `multiAz`
+   * (`true` | `false`); ecs `launchType` (`FARGATE` | `EC2`), `cpuArchitecture` (`X86_64` | `ARM64`);
+   * msk `brokerType` (`kafka.m5.large`). Optional: a resource without them is reported unpriced.
+   */
+  attributes: z.record(z.string(), z.string()).optional(),
   /** False when memory/disk come from nowhere (no CloudWatch agent): never reported idle on those. */
   hasAgentMetrics: z.boolean(),
   observedAt: z.iso.datetime({ offset: true }),
