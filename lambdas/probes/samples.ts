@@ -5,7 +5,7 @@
  * Every value is a gauge for one run (a run is one scrape, in blackbox terms), so per-run counts are
  * named without `_total`: they are not cumulative counters and `rate()` does not apply to them.
  * Labels with no value (target_az unknown, address of a DNS target) are left out, never sent empty.
- * See METRICS.md for the full reference.
+ * See README.md, "Probe metrics", for the full reference.
  */
 import type { ProbeSource } from './event.ts';
 import type { ProbeOutcome } from './run.ts';
