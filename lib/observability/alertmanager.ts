@@ -17,8 +17,8 @@ export interface AlertmanagerDefinitionProps {
  *
  * Routing: `severity="critical"` to the critical receiver (no grouping delay, repeat every 1h),
  * everything else to the warning receiver (repeat every 4h). Inhibition: while a whole probe source AZ is
- * down (`scope="source"`), per-target probe alerts from that AZ (`scope="target"`) are muted, and a
- * critical alert mutes the warning of the same alertname and labels.
+ * down (`ProbeSourceAzDown`), the per-target probe alerts from that AZ are muted, and a critical alert
+ * mutes the warning of the same alertname and labels.
  */
 export function renderAlertmanagerDefinition(props: AlertmanagerDefinitionProps): string {
   const receiver = (name: string, severity: string) => ({
