@@ -6,6 +6,8 @@ import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/loader.ts';
 import { renderAlertmanagerDefinition } from '../lib/observability/alertmanager.ts';
 import { register as registerProbe } from '../cli/probe.ts';
+import { register as registerReport } from '../cli/report.ts';
+import { register as registerStore } from '../cli/store.ts';
 
 const program = new Command('observatory')
   .description('Infra Observatory: network probes, utilization reports and MSK rollbacks on AMP')
@@ -14,6 +16,8 @@ const program = new Command('observatory')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 registerProbe(program);
+registerStore(program);
+registerReport(program);
 
 program
   .command('config')

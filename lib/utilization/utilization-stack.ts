@@ -286,10 +286,12 @@ export class UtilizationStack extends Stack {
       environment: {
         ...dataApiEnv,
         REPORT_BUCKET: this.batchBucket.bucketName,
-        ALERT_TOPIC_ARN: alertTopic.topicArn,
+        REPORT_PREFIX: 'reports/',
+        REPORT_TOPIC_ARN: alertTopic.topicArn,
         REMOTE_WRITE_URL: props.remoteWriteUrl,
-        AMP_REGION: this.region,
         UNDERUSE_POLICY: JSON.stringify(config.policy),
+        // The Price List API answers only in these regions; us-east-1 holds every region's prices.
+        PRICING_REGION: 'us-east-1',
       },
     });
     grantDataApi(this.report);
@@ -355,9 +357,23 @@ export class UtilizationStack extends Stack {
       }),
     });
     new scheduler.Schedule(this, 'ReportSchedule', {
-      description: 'daily under-use report',
+      description: 'daily under-use report (CSV and Markdown to S3, summary to the alert topic, gauges to AMP)',
       schedule: scheduler.ScheduleExpression.expression('cron(0 6 * * ? *)'),
-      target: new schedulerTargets.LambdaInvoke(this.report.function, { role: invokeRole, retryAttempts: 2 }),
+      target: new schedulerTargets.LambdaInvoke(this.report.function, {
+        role: invokeRole,
+        retryAttempts: 2,
+        input: scheduler.ScheduleTargetInput.fromObject({ mode: 'full' }),
+      }),
+    });
+    // The staleness alerts read the ledger gauges, so they are refreshed far more often than the report.
+    new scheduler.Schedule(this, 'HealthSchedule', {
+      description: 'pushes the batch ledger health gauges to AMP',
+      schedule: scheduler.ScheduleExpression.rate(Duration.minutes(15)),
+      target: new schedulerTargets.LambdaInvoke(this.report.function, {
+        role: invokeRole,
+        retryAttempts: 1,
+        input: scheduler.ScheduleTargetInput.fromObject({ mode: 'health' }),
+      }),
     });
 
     // --- health alarms ----------------------------------------------------------------------------------

@@ -1,0 +1,113 @@
+/**
+ * `observatory report`: the under-use report from the utilization database, as the report Lambda
+ * builds it, printed as a table, CSV, Markdown or JSON.
+ *
+ * ```sh
+ * DATABASE_URL=postgres://postgres@127.0.0.1:5432/observatory observatory report --format markdown
+ * observatory report --config config/example.yaml --as-of 2025-01-20T00:00:00Z --no-pricing --format csv > idle.csv
+ * ```
+ * Costs come from the AWS Price List API (needs AWS credentials; `--no-pricing` skips it). The policy is
+ * the config file's `utilization.policy` when `--config` is given, else the defaults.
+ * Exit status: 0 on success (with or without findings), 2 on a usage, config or database error.
+ */
+import { PricingClient } from '@aws-sdk/client-pricing';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { createPgDb } from '#shared/db/client';
+import { AwsPriceList, CachedPrices, FailFastPrices, type PricePort } from '#utilization/pricing';
+import { buildReport } from '#utilization/report';
+import { formatReport, REPORT_FORMATS, type ReportFormat } from '#utilization/report-format';
+import { ConfigError, loadConfig } from '../lib/config/loader.ts';
+import { type UnderUsePolicy, UnderUsePolicySchema } from '../lib/config/schema.ts';
+
+/** Options of `observatory report`. */
+export interface ReportCliOptions {
+  format: ReportFormat;
+  databaseUrl?: string;
+  config?: string;
+  asOf?: Date;
+  pricing: boolean;
+  pricingRegion: string;
+}
+
+/** A price port that prices nothing (for `--no-pricing`). */
+const NO_PRICES: PricePort = {
+  hourly: async () => Promise.reject(new Error('pricing disabled (--no-pricing)')),
+};
+
+/**
+ * Builds and prints the report; returns the exit status.
+ * @param opts parsed options
+ * @param out where text goes
+ * @param prices price source (default: the Price List API in `pricingRegion`)
+ */
+export async function runReportCommand(
+  opts: ReportCliOptions,
+  out: { write: (text: string) => void; error: (line: string) => void } = {
+    write: (t) => process.stdout.write(t),
+    error: (l) => console.error(l),
+  },
+  prices?: PricePort,
+): Promise<number> {
+  const url = opts.databaseUrl ?? process.env.DATABASE_URL;
+  if (!url) {
+    out.error('error: no database: set DATABASE_URL or pass --database-url');
+    return 2;
+  }
+  let policy: UnderUsePolicy;
+  try {
+    policy = opts.config
+      ? (loadConfig(opts.config).utilization?.policy ?? UnderUsePolicySchema.parse({}))
+      : UnderUsePolicySchema.parse({});
+  } catch (err) {
+    out.error(err instanceof ConfigError ? err.message : `error: ${(err as Error).message}`);
+    return 2;
+  }
+  const source =
+    prices ??
+    (opts.pricing
+      ? new FailFastPrices(
+          new CachedPrices(new AwsPriceList(new PricingClient({ region: opts.pricingRegion }))),
+        )
+      : NO_PRICES);
+  const handle = createPgDb(url, { max: 1 });
+  try {
+    const report = await buildReport(handle.db, source, policy, opts.asOf ? { asOf: opts.asOf } : {});
+    out.write(formatReport(report, opts.format));
+    return 0;
+  } catch (err) {
+    out.error(`error: ${(err as Error).message}`);
+    return 2;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Registers `observatory report` on the program.
+ * @param program the root commander program
+ */
+export function register(program: Command): void {
+  program
+    .command('report')
+    .description('print the under-used resources report from the utilization database')
+    .addOption(
+      new Option('-f, --format <format>', 'output format').choices([...REPORT_FORMATS]).default('table'),
+    )
+    .option('--database-url <url>', 'postgres:// URL (default: $DATABASE_URL)')
+    .option('-c, --config <file>', 'take the under-use policy from this config file')
+    .option('--as-of <iso>', 'judge the windows ending at this instant (default: now)', (v: string) => {
+      const d = new Date(v);
+      if (Number.isNaN(d.getTime()))
+        throw new InvalidArgumentError(`--as-of must be an ISO-8601 instant, got ${v}`);
+      return d;
+    })
+    .option('--no-pricing', 'do not ask the AWS Price List API for costs')
+    .addOption(
+      new Option('--pricing-region <region>', 'Price List API endpoint region')
+        .choices(['us-east-1', 'eu-central-1', 'ap-south-1'])
+        .default('us-east-1'),
+    )
+    .action(async (opts: ReportCliOptions) => {
+      process.exitCode = await runReportCommand(opts);
+    });
+}

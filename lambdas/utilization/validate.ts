@@ -1,0 +1,314 @@
+/**
+ * Validation of a batch before it is stored: schema, shard consistency, duplicate collapsing and the
+ * checksum of its canonical content.
+ *
+ * A batch is accepted or rejected whole. A rejection carries a reason that names each problem with the
+ * indexes of the rows that have it (capped, with counts), so an operator can find them in the file.
+ */
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import { type Batch, BatchSchema, type MetricRow, type ResourceRow } from './rows.ts';
+
+/** Indexes listed per problem before "and N more". */
+export const MAX_LISTED_INDEXES = 10;
+/** Problems listed per reason before "and N more problems". */
+export const MAX_LISTED_PROBLEMS = 10;
+/** Longest reason kept (the ledger's error column and log lines stay readable). */
+export const MAX_REASON_LENGTH = 4000;
+
+/** A batch that passed validation, with duplicates collapsed and rows in natural-key order. */
+export interface ValidBatch {
+  readonly ok: true;
+  readonly batch: Batch;
+  /** Metric rows, one per natural key (the last occurrence wins), sorted by natural key. */
+  readonly rows: MetricRow[];
+  /** Resources, one per ARN (the last occurrence wins), sorted by ARN. */
+  readonly resources: ResourceRow[];
+  /** Metric rows dropped because a later row in the batch had the same natural key. */
+  readonly duplicateRows: number;
+  /** sha256 (hex) of the canonical content; see `canonicalContent`. */
+  readonly checksum: string;
+}
+
+/** A batch that failed validation. */
+export interface InvalidBatch {
+  readonly ok: false;
+  /** The batch ID when one could be read from the input. */
+  readonly batchId?: string;
+  /** Fields of the batch that could be read, for the ledger row. */
+  readonly partial: PartialBatchInfo;
+  readonly reason: string;
+  /** sha256 (hex) of the raw input. */
+  readonly checksum: string;
+}
+
+/** What the ledger records about a batch that may be invalid: every field is best effort. */
+export interface PartialBatchInfo {
+  readonly accountId?: string;
+  readonly region?: string;
+  readonly service?: string;
+  readonly windowStart?: Date;
+  readonly windowEnd?: Date;
+  readonly collectedAt?: Date;
+  readonly rowCount: number;
+  readonly resourceCount: number;
+}
+
+/** The result of `validateBatch`. */
+export type BatchValidation = ValidBatch | InvalidBatch;
+
+/** The natural key of a metric row as one string; instants are compared as epoch milliseconds. */
+export function naturalKey(
+  row: Pick<MetricRow, 'resourceArn' | 'metric' | 'statistic' | 'periodStart' | 'periodSeconds'>,
+): string {
+  return [
+    row.resourceArn,
+    row.metric,
+    row.statistic,
+    String(Date.parse(row.periodStart)).padStart(15, '0'),
+    String(row.periodSeconds),
+  ].join('\u0000');
+}
+
+/**
+ * Parses and validates a batch.
+ * @param input a batch object, or the raw JSON text of a batch file
+ * @returns the valid batch with duplicates collapsed, or the reason it is invalid
+ */
+export function validateBatch(input: unknown): BatchValidation {
+  const raw = typeof input === 'string' ? input : safeStringify(input);
+  const rawChecksum = sha256(raw);
+  let value: unknown = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch (err) {
+      return invalid(undefined, {}, `batch is not valid JSON: ${(err as Error).message}`, rawChecksum);
+    }
+  }
+  const partial = readPartial(value);
+  const batchId = readBatchId(value);
+
+  const parsed = BatchSchema.safeParse(value);
+  if (!parsed.success) {
+    return invalid(batchId, partial, describeIssues(parsed.error.issues, partial), rawChecksum);
+  }
+  const batch = parsed.data;
+
+  const problems = new ProblemList();
+  if (Date.parse(batch.window.start) >= Date.parse(batch.window.end)) {
+    problems.add(
+      'window',
+      '',
+      `window.start ${batch.window.start} is not before window.end ${batch.window.end}`,
+    );
+  }
+  const { accountId, region, service } = batch.shard;
+  const shardText = `${accountId}/${region}/${service}`;
+  batch.rows.forEach((row, i) => {
+    if (row.accountId !== accountId || row.region !== region || row.service !== service) {
+      problems.add(
+        'rows:shard',
+        '',
+        `row account/region/service ${row.accountId}/${row.region}/${row.service} disagrees with shard ${shardText}`,
+        { collection: 'rows', index: i },
+      );
+    }
+  });
+  batch.resources.forEach((res, i) => {
+    if (res.accountId !== accountId || res.region !== region || res.service !== service) {
+      problems.add(
+        'resources:shard',
+        '',
+        `resource account/region/service ${res.accountId}/${res.region}/${res.service} disagrees with shard ${shardText}`,
+        { collection: 'resources', index: i },
+      );
+    }
+  });
+  if (!problems.empty)
+    return invalid(
+      batchId,
+      partial,
+      problems.describe(batch.rows.length, batch.resources.length),
+      rawChecksum,
+    );
+
+  const byKey = new Map<string, MetricRow>();
+  for (const row of batch.rows) byKey.set(naturalKey(row), row);
+  const rows = [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+  const byArn = new Map<string, ResourceRow>();
+  for (const res of batch.resources) byArn.set(res.resourceArn, res);
+  const resources = [...byArn.values()].sort((a, b) =>
+    a.resourceArn < b.resourceArn ? -1 : a.resourceArn > b.resourceArn ? 1 : 0,
+  );
+
+  return {
+    ok: true,
+    batch,
+    rows,
+    resources,
+    duplicateRows: batch.rows.length - rows.length,
+    checksum: sha256(canonicalJson(canonicalContent(batch, rows, resources))),
+  };
+}
+
+/**
+ * The content a batch's checksum covers: identity (version, batchId, shard, window) and the collapsed,
+ * sorted rows and resources, with instants normalized to UTC milliseconds. `collectedAt`, `stats` and each
+ * resource's `observedAt` are left out on purpose: a retried collection of the same window that read the
+ * same data is the same batch (a duplicate), not a conflict.
+ */
+export function canonicalContent(batch: Batch, rows: MetricRow[], resources: ResourceRow[]): unknown {
+  return {
+    version: batch.version,
+    batchId: batch.batchId,
+    shard: batch.shard,
+    window: { start: iso(batch.window.start), end: iso(batch.window.end) },
+    rows: rows.map((r) => ({ ...r, periodStart: iso(r.periodStart) })),
+    resources: resources.map(({ observedAt: _observedAt, ...rest }) => rest),
+  };
+}
+
+/** JSON with object keys sorted at every level, so equal content always gives equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(
+        Object.keys(v as object)
+          .sort()
+          .map((k) => [k, (v as Record<string, unknown>)[k]]),
+      );
+    }
+    return v;
+  });
+}
+
+/** sha256 of a string, hex. */
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function iso(text: string): string {
+  return new Date(Date.parse(text)).toISOString();
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function invalid(
+  batchId: string | undefined,
+  partial: Partial<PartialBatchInfo>,
+  reason: string,
+  checksum: string,
+): InvalidBatch {
+  const text = reason.length > MAX_REASON_LENGTH ? `${reason.slice(0, MAX_REASON_LENGTH - 1)}…` : reason;
+  return {
+    ok: false,
+    ...(batchId === undefined ? {} : { batchId }),
+    partial: { rowCount: 0, resourceCount: 0, ...partial },
+    reason: text,
+    checksum,
+  };
+}
+
+function readBatchId(value: unknown): string | undefined {
+  const id = (value as { batchId?: unknown } | null)?.batchId;
+  return typeof id === 'string' && id.length >= 1 && id.length <= 200 ? id : undefined;
+}
+
+function readPartial(value: unknown): PartialBatchInfo {
+  const v = (value ?? {}) as Record<string, unknown>;
+  const shard = (v.shard ?? {}) as Record<string, unknown>;
+  const window = (v.window ?? {}) as Record<string, unknown>;
+  const str = (x: unknown) => (typeof x === 'string' && x.length > 0 && x.length <= 200 ? x : undefined);
+  const date = (x: unknown) => {
+    const ms = typeof x === 'string' ? Date.parse(x) : Number.NaN;
+    return Number.isFinite(ms) ? new Date(ms) : undefined;
+  };
+  const info: Record<string, unknown> = {
+    accountId: str(shard.accountId),
+    region: str(shard.region),
+    service: str(shard.service),
+    windowStart: date(window.start),
+    windowEnd: date(window.end),
+    collectedAt: date(v.collectedAt),
+    rowCount: Array.isArray(v.rows) ? v.rows.length : 0,
+    resourceCount: Array.isArray(v.resources) ? v.resources.length : 0,
+  };
+  return Object.fromEntries(
+    Object.entries(info).filter(([, x]) => x !== undefined),
+  ) as unknown as PartialBatchInfo;
+}
+
+type Collection = 'rows' | 'resources';
+
+/** Groups problems so a batch with 10,000 bad rows yields a short reason, not 10,000 lines. */
+class ProblemList {
+  private readonly groups = new Map<
+    string,
+    { label: string; text: string; texts: Set<string>; collection?: Collection; indexes: number[] }
+  >();
+
+  get empty(): boolean {
+    return this.groups.size === 0;
+  }
+
+  /**
+   * Records one problem.
+   * @param key problems with the same key are reported together
+   * @param label where the problem is (a field name), or '' for none
+   * @param text what is wrong (the first text of a group is shown)
+   * @param at the collection and index of the offending element, when it is one
+   */
+  add(key: string, label: string, text: string, at?: { collection: Collection; index: number }): void {
+    let group = this.groups.get(key);
+    if (!group) {
+      group = { label, text, texts: new Set(), indexes: [], ...(at ? { collection: at.collection } : {}) };
+      this.groups.set(key, group);
+    }
+    group.texts.add(text);
+    if (at) group.indexes.push(at.index);
+  }
+
+  describe(rowCount: number, resourceCount: number): string {
+    const parts: string[] = [];
+    for (const g of [...this.groups.values()].slice(0, MAX_LISTED_PROBLEMS)) {
+      const text = `${g.label ? `${g.label}: ` : ''}${g.texts.size > 1 ? 'e.g. ' : ''}${g.text}`;
+      if (!g.collection) {
+        parts.push(text);
+        continue;
+      }
+      const shown = g.indexes.slice(0, MAX_LISTED_INDEXES).join(', ');
+      const more =
+        g.indexes.length > MAX_LISTED_INDEXES ? ` and ${g.indexes.length - MAX_LISTED_INDEXES} more` : '';
+      const total = g.collection === 'rows' ? rowCount : resourceCount;
+      parts.push(
+        `${text} (${g.indexes.length} of ${total} ${g.collection}: ${g.collection}[${shown}${more}])`,
+      );
+    }
+    if (this.groups.size > MAX_LISTED_PROBLEMS)
+      parts.push(`and ${this.groups.size - MAX_LISTED_PROBLEMS} more problems`);
+    return parts.join('; ');
+  }
+}
+
+function describeIssues(issues: z.core.$ZodIssue[], partial: Partial<PartialBatchInfo>): string {
+  const problems = new ProblemList();
+  for (const issue of issues) {
+    const [head, index, ...rest] = issue.path;
+    if ((head === 'rows' || head === 'resources') && typeof index === 'number') {
+      const field = rest.length ? rest.map(String).join('.') : '(row)';
+      // Group by field and issue kind: messages carry the bad value, which differs from row to row.
+      problems.add(`${head}:${field}:${issue.code}`, field, issue.message, { collection: head, index });
+    } else {
+      const path = issue.path.length ? issue.path.map(String).join('.') : '(batch)';
+      problems.add(`batch:${path}:${issue.code}:${issue.message}`, path, issue.message);
+    }
+  }
+  return problems.describe(partial.rowCount ?? 0, partial.resourceCount ?? 0);
+}
