@@ -3,11 +3,13 @@
  * `observatory`: the command-line side of Infra Observatory. Each capability registers its commands.
  */
 import { Command } from 'commander';
-import { ConfigError, loadConfig } from '../lib/config/loader.ts';
-import { renderAlertmanagerDefinition } from '../lib/observability/alertmanager.ts';
+import { register as registerDashboards } from '../cli/dashboards.ts';
 import { register as registerProbe } from '../cli/probe.ts';
 import { register as registerReport } from '../cli/report.ts';
+import { register as registerRollback } from '../cli/rollback.ts';
 import { register as registerStore } from '../cli/store.ts';
+import { ConfigError, loadConfig } from '../lib/config/loader.ts';
+import { renderAlertmanagerDefinition } from '../lib/observability/alertmanager.ts';
 
 const program = new Command('observatory')
   .description('Infra Observatory: network probes, utilization reports and MSK rollbacks on AMP')
@@ -18,6 +20,8 @@ const program = new Command('observatory')
 registerProbe(program);
 registerStore(program);
 registerReport(program);
+registerRollback(program);
+registerDashboards(program);
 
 program
   .command('config')
@@ -26,15 +30,25 @@ program
   .action((file: string) => {
     const c = loadConfig(file);
     console.log(`${file}: valid`);
-    console.log(`  monitoring: home region ${c.monitoring.homeRegion}, ${'workspaceId' in c.monitoring.workspace ? `imported workspace ${c.monitoring.workspace.workspaceId}` : 'new AMP workspace'}`);
-    if (c.probes) console.log(`  probes: ${c.probes.regions.length} regions, ${c.probes.regions.reduce((n, r) => n + r.availabilityZones.length, 0)} AZs, ${c.probes.targets.length} static targets`);
-    if (c.utilization) console.log(`  utilization: ${c.utilization.accounts.length} accounts x ${c.utilization.regions.length} regions x ${c.utilization.services.length} services`);
+    console.log(
+      `  monitoring: home region ${c.monitoring.homeRegion}, ${'workspaceId' in c.monitoring.workspace ? `imported workspace ${c.monitoring.workspace.workspaceId}` : 'new AMP workspace'}`,
+    );
+    if (c.probes)
+      console.log(
+        `  probes: ${c.probes.regions.length} regions, ${c.probes.regions.reduce((n, r) => n + r.availabilityZones.length, 0)} AZs, ${c.probes.targets.length} static targets`,
+      );
+    if (c.utilization)
+      console.log(
+        `  utilization: ${c.utilization.accounts.length} accounts x ${c.utilization.regions.length} regions x ${c.utilization.services.length} services`,
+      );
     if (c.mskRollback) console.log(`  msk rollback: ${c.mskRollback.clusters.length} clusters`);
   });
 
 program
   .command('alertmanager')
-  .description('print the AMP Alertmanager definition (for an imported workspace: pipe to `aws amp put-alert-manager-definition`)')
+  .description(
+    'print the AMP Alertmanager definition (for an imported workspace: pipe to `aws amp put-alert-manager-definition`)',
+  )
   .requiredOption('--topic-arn <arn>', 'SNS topic that receives alerts')
   .requiredOption('--region <region>', 'region of the topic')
   .action((opts: { topicArn: string; region: string }) => {

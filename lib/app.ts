@@ -4,6 +4,7 @@
 import { type App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { ObservatoryConfig } from './config/schema.ts';
+import { MskRollbackStack } from './msk-rollback/msk-rollback-stack.ts';
 import { MonitoringStack } from './observability/monitoring-stack.ts';
 import { ProbeStack } from './probes/probe-stack.ts';
 import { MemberRoleStack } from './utilization/member-role-stack.ts';
@@ -17,6 +18,7 @@ export interface ObservatoryStacks {
   readonly utilization?: UtilizationStack;
   /** One per utilization member account. */
   readonly memberRoles: MemberRoleStack[];
+  readonly mskRollback?: MskRollbackStack;
 }
 
 /** Options of {@link buildApp}. */
@@ -88,10 +90,24 @@ export function buildApp(
       )
     : [];
 
+  const m = config.mskRollback;
+  const mskRollback = m?.enabled
+    ? new MskRollbackStack(app, `${config.project}-MskRollback`, {
+        env,
+        description: 'Infra Observatory: MSK rollback workflow running MirrorMaker 2 on ECS Fargate',
+        config: m,
+        alertTopic: monitoring.alertTopic,
+        alertKey: monitoring.alertKey,
+        remoteWriteUrl: monitoring.remoteWriteUrl,
+        workspaceArn: monitoring.workspaceArn,
+        logRetention: monitoring.logRetention,
+      })
+    : undefined;
+
   for (const [key, value] of Object.entries({ project: config.project, ...config.tags }))
     Tags.of(app).add(key, value);
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { monitoring, probes, utilization, memberRoles };
+  return { monitoring, probes, utilization, memberRoles, mskRollback };
 }
 
 /** Fixed name of the collector's role, so member accounts can trust it by ARN. */

@@ -59,10 +59,17 @@ export type ProbeTarget = z.infer<typeof ProbeTargetSchema>;
  * @param meshEndpointIds comma-separated endpoint IDs (`MESH_VPC_ENDPOINT_IDS`)
  * @returns an unvalidated request for `ProbeEventSchema`
  */
-export function composeRunRequest(payload: unknown, plan: Record<string, unknown> | undefined, meshEndpointIds = ''): unknown {
+export function composeRunRequest(
+  payload: unknown,
+  plan: Record<string, unknown> | undefined,
+  meshEndpointIds = '',
+): unknown {
   if (!plan) return payload;
   const { region: _region, ...settings } = plan;
-  const ids = meshEndpointIds.split(',').map((s) => s.trim()).filter(Boolean);
+  const ids = meshEndpointIds
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return {
     ...settings,
     ...(ids.length > 0 ? { mesh: { vpcEndpointIds: ids } } : {}),

@@ -7,6 +7,9 @@
  * signing region; when unset, the region in an AMP URL, else unsigned), PROBE_PLAN_FILE (the bundled
  * plan), MESH_VPC_ENDPOINT_IDS (comma-separated interface endpoints of the AZ mesh).
  */
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
@@ -14,8 +17,7 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { logger, metrics, observed, traced } from '#shared/powertools';
 import { ampRegion, RemoteWriteClient } from '#shared/remote-write';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { selfMetricSamples } from '#shared/self-metrics';
 import { composeRunRequest, ProbeEventSchema } from './event.ts';
 import { executeProbeRun, type ProbeRunSummary } from './execute.ts';
 import type { SampleSink } from './samples.ts';
@@ -54,7 +56,9 @@ function init(): NonNullable<typeof ports> {
   });
   // The plan is read once per execution environment; a missing or broken plan fails every run loudly.
   const plan = env.PROBE_PLAN_FILE
-    ? (JSON.parse(readFileSync(join(process.env.LAMBDA_TASK_ROOT ?? '.', env.PROBE_PLAN_FILE), 'utf8')) as Record<string, unknown>)
+    ? (JSON.parse(
+        readFileSync(join(process.env.LAMBDA_TASK_ROOT ?? '.', env.PROBE_PLAN_FILE), 'utf8'),
+      ) as Record<string, unknown>)
     : undefined;
   ports = {
     plan,
@@ -97,6 +101,7 @@ export async function probeHandler(event: unknown, context: Context): Promise<Pr
   logger.appendKeys({ sourceAz: request.source.az, sourceAzId: request.source.azId });
   metrics.addDimension('SourceAzId', request.source.azId);
 
+  const startedAtMs = Date.now();
   const remaining = context.getRemainingTimeInMillis() - FINISH_RESERVE_MS;
   const writeReserveMs = Math.min(
     WRITE_RESERVE.maxMs,
@@ -109,6 +114,30 @@ export async function probeHandler(event: unknown, context: Context): Promise<Pr
     writeReserveMs,
     coldStart: isCold,
   });
+
+  // The run's own health for the pipeline dashboard, after (and about) the main write.
+  try {
+    await sink.write(
+      selfMetricSamples({
+        component: 'probes',
+        function: context.functionName ?? 'probe',
+        region: request.source.region,
+        az: request.source.az,
+        success: result.remoteWriteOk,
+        startedAtMs,
+        endedAtMs: Date.now(),
+        coldStart: isCold,
+        remoteWrite: {
+          samplesWritten: result.samples - result.samplesFailed,
+          samplesFailed: result.samplesFailed,
+          failedRequests: result.remoteWriteOk ? 0 : 1,
+        },
+      }),
+      { deadline: Date.now() + Math.max(0, context.getRemainingTimeInMillis() - FINISH_RESERVE_MS) },
+    );
+  } catch (err) {
+    logger.warn('self-metrics not written', { error: (err as Error).message });
+  }
 
   metrics.addMetric('RunDurationMs', MetricUnit.Milliseconds, result.durationMs);
   metrics.addMetric('TargetsProbed', MetricUnit.Count, result.targetsProbed);

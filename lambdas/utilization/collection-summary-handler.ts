@@ -7,6 +7,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { logger, metrics, observed } from '#shared/powertools';
 import { isAmpUrl, RemoteWriteClient } from '#shared/remote-write';
+import { selfMetricSamples } from '#shared/self-metrics';
 import { type CollectionSummary, SummaryEventSchema, summarizeCollection } from './collection-summary.ts';
 
 const remoteWriteUrl = process.env.REMOTE_WRITE_URL;
@@ -24,7 +25,7 @@ export function summarySamples(summary: CollectionSummary, nowMs: number) {
     ...(summary.withinTolerance
       ? [
           {
-            name: 'utilization_collection_last_success_timestamp_seconds',
+            name: 'utilization_collection_run_last_success_timestamp_seconds',
             labels: {},
             value: nowMs / 1000,
             ...at,
@@ -41,13 +42,22 @@ export function summarySamples(summary: CollectionSummary, nowMs: number) {
 }
 
 export const handler = observed(async (event: unknown, context: Context): Promise<CollectionSummary> => {
+  const startedAtMs = Date.now();
   const summary = summarizeCollection(SummaryEventSchema.parse(event));
   metrics.addMetric('CollectionHeartbeat', MetricUnit.Count, 1);
   metrics.addMetric('ShardsTotal', MetricUnit.Count, summary.shards);
   metrics.addMetric('ShardsFailed', MetricUnit.Count, summary.failed.length);
   for (const f of summary.failed) logger.warn('shard failed', { shard: f });
   if (client) {
-    const result = await client.write(summarySamples(summary, Date.now()), {
+    const run = selfMetricSamples({
+      component: 'utilization',
+      function: context.functionName ?? 'collection-summary',
+      region: process.env.AWS_REGION ?? 'unknown',
+      success: summary.withinTolerance,
+      startedAtMs,
+      endedAtMs: Date.now(),
+    });
+    const result = await client.write([...summarySamples(summary, Date.now()), ...run], {
       remainingTimeMs: () => context.getRemainingTimeInMillis() - 500,
     });
     if (!result.ok) {

@@ -3,6 +3,11 @@
  * to AMP with SigV4, every series labelled with the execution (values from RunTask overrides).
  */
 
+/** An environment reference the collector expands at start (`${env:NAME}`). */
+function envRef(name: string): string {
+  return `\${env:${name}}`;
+}
+
 /** Port of the JMX exporter agent in the MM2 container. */
 export const JMX_EXPORTER_PORT = 9404;
 
@@ -39,11 +44,11 @@ export function adotCollectorConfig(remoteWriteUrl: string, region: string): str
     '    resource_to_telemetry_conversion:',
     '      enabled: false',
     '    external_labels:',
-    '      execution: ${env:MM2_EXECUTION}',
-    '      rollback: ${env:MM2_ROLLBACK}',
-    '      source_cluster: ${env:MM2_SOURCE_CLUSTER}',
-    '      target_cluster: ${env:MM2_TARGET_CLUSTER}',
-    '      direction: ${env:MM2_DIRECTION}',
+    `      execution: ${envRef('MM2_EXECUTION')}`,
+    `      rollback: ${envRef('MM2_ROLLBACK')}`,
+    `      source_cluster: ${envRef('MM2_SOURCE_CLUSTER')}`,
+    `      target_cluster: ${envRef('MM2_TARGET_CLUSTER')}`,
+    `      direction: ${envRef('MM2_DIRECTION')}`,
     'service:',
     '  extensions: [sigv4auth, health_check]',
     '  pipelines:',

@@ -20,10 +20,17 @@ const CLUSTER_ARN = /^(arn:aws[a-z-]*):kafka:([a-z0-9-]+):(\d{12}):cluster\/([A-
  */
 export function kafkaClusterResources(clusterArn: string): KafkaClusterResources {
   const m = CLUSTER_ARN.exec(clusterArn);
-  if (!m) throw new Error(`"${clusterArn}" is not an MSK cluster ARN (arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID)`);
+  if (!m)
+    throw new Error(
+      `"${clusterArn}" is not an MSK cluster ARN (arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID)`,
+    );
   const [, partition, region, account, name, uuid] = m;
   const base = `${partition}:kafka:${region}:${account}`;
-  return { cluster: clusterArn, topics: `${base}:topic/${name}/${uuid}/*`, groups: `${base}:group/${name}/${uuid}/*` };
+  return {
+    cluster: clusterArn,
+    topics: `${base}:topic/${name}/${uuid}/*`,
+    groups: `${base}:group/${name}/${uuid}/*`,
+  };
 }
 
 /** Data-plane actions, by who needs them. */

@@ -48,7 +48,9 @@ export function mm2BuildArgs(kafkaVersion: string): Record<string, string> {
   if (!m) throw new Error(`kafka version "${kafkaVersion}" is not MAJOR.MINOR.PATCH`);
   const [major, minor] = [Number(m[1]), Number(m[2])];
   if (major < 3 || (major === 3 && minor < 7)) {
-    throw new Error(`kafka version "${kafkaVersion}" is older than 3.7, the oldest release the MM2 image supports`);
+    throw new Error(
+      `kafka version "${kafkaVersion}" is older than 3.7, the oldest release the MM2 image supports`,
+    );
   }
   return {
     KAFKA_VERSION: kafkaVersion,

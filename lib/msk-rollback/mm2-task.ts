@@ -56,20 +56,32 @@ export class Mm2Task extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     // Only the VPC ID is needed: RunTask is given its subnets explicitly (no lookup, offline synth).
-    const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: props.vpcId, availabilityZones: Fn.getAzs() });
-    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+      vpcId: props.vpcId,
+      availabilityZones: Fn.getAzs(),
+    });
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
 
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu,
       memoryLimitMiB: props.memoryMiB,
       // Built on the deployer's machine: amd64 needs no emulation on the usual x86 CI runners.
-      runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+      runtimePlatform: {
+        cpuArchitecture: ecs.CpuArchitecture.X86_64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
     });
     const mm2 = this.taskDefinition.addContainer(MM2_CONTAINERS.mm2, {
       image:
         props.image ??
-        ecs.ContainerImage.fromAsset(MM2_IMAGE_DIR, { buildArgs: mm2BuildArgs(props.kafkaVersion), platform: Platform.LINUX_AMD64 }),
+        ecs.ContainerImage.fromAsset(MM2_IMAGE_DIR, {
+          buildArgs: mm2BuildArgs(props.kafkaVersion),
+          platform: Platform.LINUX_AMD64,
+        }),
       essential: true,
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'mm2' }),
       environment: { AWS_REGION: stack.region, JMX_EXPORTER_PORT: String(JMX_EXPORTER_PORT) },
@@ -81,29 +93,49 @@ export class Mm2Task extends Construct {
       essential: false,
       memoryReservationMiB: 256,
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'adot' }),
-      environment: { AWS_REGION: stack.region, AOT_CONFIG_CONTENT: adotCollectorConfig(props.remoteWriteUrl, stack.region) },
+      environment: {
+        AWS_REGION: stack.region,
+        AOT_CONFIG_CONTENT: adotCollectorConfig(props.remoteWriteUrl, stack.region),
+      },
     });
     collector.addContainerDependencies({ container: mm2, condition: ecs.ContainerDependencyCondition.START });
 
     const role = this.taskDefinition.taskRole;
     const clusters = props.kafkaClusterArns.map(kafkaClusterResources);
     role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: [...KAFKA_ACTIONS.replicate.cluster], resources: clusters.map((c) => c.cluster) }),
+      new iam.PolicyStatement({
+        actions: [...KAFKA_ACTIONS.replicate.cluster],
+        resources: clusters.map((c) => c.cluster),
+      }),
     );
     role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: [...KAFKA_ACTIONS.replicate.topic], resources: clusters.map((c) => c.topics) }),
+      new iam.PolicyStatement({
+        actions: [...KAFKA_ACTIONS.replicate.topic],
+        resources: clusters.map((c) => c.topics),
+      }),
     );
     role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: [...KAFKA_ACTIONS.replicate.group], resources: clusters.map((c) => c.groups) }),
+      new iam.PolicyStatement({
+        actions: [...KAFKA_ACTIONS.replicate.group],
+        resources: clusters.map((c) => c.groups),
+      }),
     );
     role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.configBucket.arnForObjects('executions/*')] }),
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [props.configBucket.arnForObjects('executions/*')],
+      }),
     );
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['aps:RemoteWrite'], resources: [props.workspaceArn] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['aps:RemoteWrite'], resources: [props.workspaceArn] }),
+    );
 
     acknowledge(
       role,
-      clusters.flatMap((c) => [`AwsSolutions-IAM5[Resource::${c.topics}]`, `AwsSolutions-IAM5[Resource::${c.groups}]`]),
+      clusters.flatMap((c) => [
+        `AwsSolutions-IAM5[Resource::${c.topics}]`,
+        `AwsSolutions-IAM5[Resource::${c.groups}]`,
+      ]),
       'kafka-cluster topic/* and group/* are scoped to one configured cluster (name and UUID); topic and group names come from the execution input at run time',
     );
     acknowledge(
@@ -126,7 +158,7 @@ export class Mm2Task extends Construct {
     acknowledge(
       this.taskDefinition,
       ['CloudFormation-Validate::E1029'],
-      'the ${env:...} references in the collector config are expanded by the OpenTelemetry collector at run time, not by CloudFormation',
+      'the env:NAME references in the collector config are expanded by the OpenTelemetry collector at run time, not by CloudFormation',
     );
   }
 }

@@ -97,7 +97,13 @@ export class MskRollbackStack extends Stack {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       versioned: true,
-      lifecycleRules: [{ prefix: 'executions/', noncurrentVersionExpiration: Duration.days(90), expiration: Duration.days(400) }],
+      lifecycleRules: [
+        {
+          prefix: 'executions/',
+          noncurrentVersionExpiration: Duration.days(90),
+          expiration: Duration.days(400),
+        },
+      ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
     acknowledge(
@@ -122,11 +128,16 @@ export class MskRollbackStack extends Stack {
 
     // Functions that speak Kafka run in the MM2 task's subnets with its security groups, which the
     // clusters already admit on 9098 (ValidateClusters checks exactly that).
-    const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: config.vpcId, availabilityZones: Fn.getAzs() });
+    const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+      vpcId: config.vpcId,
+      availabilityZones: Fn.getAzs(),
+    });
     const inVpc = {
       vpc,
       vpcSubnets: { subnets: config.subnetIds.map((s) => ec2.Subnet.fromSubnetId(this, `Subnet-${s}`, s)) },
-      securityGroups: config.securityGroupIds.map((g) => ec2.SecurityGroup.fromSecurityGroupId(this, `Sg-${g}`, g, { mutable: false })),
+      securityGroups: config.securityGroupIds.map((g) =>
+        ec2.SecurityGroup.fromSecurityGroupId(this, `Sg-${g}`, g, { mutable: false }),
+      ),
     };
     const environment = {
       ROLLBACK_CLUSTERS: JSON.stringify(config.clusters),
@@ -139,7 +150,12 @@ export class MskRollbackStack extends Stack {
       TASK_SUBNET_IDS: config.subnetIds.join(','),
       TASK_SECURITY_GROUP_IDS: config.securityGroupIds.join(','),
     };
-    const fn = (id: string, file: string, description: string, opts: { vpc?: boolean; timeout?: Duration } = {}) =>
+    const fn = (
+      id: string,
+      file: string,
+      description: string,
+      opts: { vpc?: boolean; timeout?: Duration } = {},
+    ) =>
       new ObservedFunction(this, id, {
         entry: join(LAMBDAS, file),
         alertTopic: props.alertTopic,
@@ -149,24 +165,68 @@ export class MskRollbackStack extends Stack {
         timeout: opts.timeout ?? Duration.minutes(1),
         ...(opts.vpc ? inVpc : {}),
       });
-    const validateInput = fn('ValidateInput', 'validate-input-handler.ts', 'MSK rollback: validate the execution input');
-    const validateClusters = fn('ValidateClusters', 'validate-clusters-handler.ts', 'MSK rollback: check clusters, network and running flows');
-    const discoverTopics = fn('DiscoverTopics', 'discover-topics-handler.ts', 'MSK rollback: select topics and groups', { vpc: true });
-    const renderConfig = fn('RenderConfig', 'render-config-handler.ts', 'MSK rollback: render and store the MM2 config');
-    const pollReplication = fn('PollReplication', 'poll-replication-handler.ts', 'MSK rollback: task health, lag, gate', {
-      vpc: true,
-      timeout: Duration.minutes(3),
-    });
-    const requestApproval = fn('RequestApproval', 'request-approval-handler.ts', 'MSK rollback: publish the approval request');
-    const stopReplication = fn('StopReplication', 'stop-replication-handler.ts', 'MSK rollback: stop the MM2 tasks of an execution');
-    const verifyOffsets = fn('VerifyOffsets', 'verify-offsets-handler.ts', 'MSK rollback: verify group offsets and report', {
-      vpc: true,
-      timeout: Duration.minutes(5),
-    });
+    const validateInput = fn(
+      'ValidateInput',
+      'validate-input-handler.ts',
+      'MSK rollback: validate the execution input',
+    );
+    const validateClusters = fn(
+      'ValidateClusters',
+      'validate-clusters-handler.ts',
+      'MSK rollback: check clusters, network and running flows',
+    );
+    const discoverTopics = fn(
+      'DiscoverTopics',
+      'discover-topics-handler.ts',
+      'MSK rollback: select topics and groups',
+      { vpc: true },
+    );
+    const renderConfig = fn(
+      'RenderConfig',
+      'render-config-handler.ts',
+      'MSK rollback: render and store the MM2 config',
+    );
+    const pollReplication = fn(
+      'PollReplication',
+      'poll-replication-handler.ts',
+      'MSK rollback: task health, lag, gate',
+      {
+        vpc: true,
+        timeout: Duration.minutes(3),
+      },
+    );
+    const requestApproval = fn(
+      'RequestApproval',
+      'request-approval-handler.ts',
+      'MSK rollback: publish the approval request',
+    );
+    const stopReplication = fn(
+      'StopReplication',
+      'stop-replication-handler.ts',
+      'MSK rollback: stop the MM2 tasks of an execution',
+    );
+    const verifyOffsets = fn(
+      'VerifyOffsets',
+      'verify-offsets-handler.ts',
+      'MSK rollback: verify group offsets and report',
+      {
+        vpc: true,
+        timeout: Duration.minutes(5),
+      },
+    );
 
-    const allow = (f: ObservedFunction, actions: readonly string[], resources: string[], conditions?: Record<string, unknown>) =>
+    const allow = (
+      f: ObservedFunction,
+      actions: readonly string[],
+      resources: string[],
+      conditions?: Record<string, unknown>,
+    ) =>
       f.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...actions], resources, conditions }));
-    const taskArns = this.formatArn({ service: 'ecs', resource: 'task', resourceName: `${ecsCluster.clusterName}/*` });
+    const taskArns = this.formatArn({
+      service: 'ecs',
+      resource: 'task',
+      resourceName: `${ecsCluster.clusterName}/*`,
+    });
     const onCluster = { ArnEquals: { 'ecs:cluster': ecsCluster.clusterArn } };
 
     allow(validateClusters, ['kafka:DescribeClusterV2'], clusterArns);
@@ -174,9 +234,21 @@ export class MskRollbackStack extends Stack {
     allow(validateClusters, ['states:ListExecutions'], [stateMachineArn]);
     allow(validateClusters, ['states:DescribeExecution'], [executionArns]);
     for (const f of [discoverTopics, pollReplication, verifyOffsets]) {
-      allow(f, KAFKA_ACTIONS.read.cluster, kafka.map((k) => k.cluster));
-      allow(f, KAFKA_ACTIONS.read.topic, kafka.map((k) => k.topics));
-      allow(f, KAFKA_ACTIONS.read.group, kafka.map((k) => k.groups));
+      allow(
+        f,
+        KAFKA_ACTIONS.read.cluster,
+        kafka.map((k) => k.cluster),
+      );
+      allow(
+        f,
+        KAFKA_ACTIONS.read.topic,
+        kafka.map((k) => k.topics),
+      );
+      allow(
+        f,
+        KAFKA_ACTIONS.read.group,
+        kafka.map((k) => k.groups),
+      );
     }
     allow(renderConfig, ['s3:PutObject'], [this.configBucket.arnForObjects('executions/*')]);
     allow(pollReplication, ['ecs:DescribeTasks'], [taskArns], onCluster);
@@ -188,10 +260,14 @@ export class MskRollbackStack extends Stack {
       if (props.alertKey) allow(f, ['kms:GenerateDataKey', 'kms:Decrypt'], [props.alertKey.keyArn]);
     }
 
-    const kafkaWildcards = kafka.flatMap((k) => [`AwsSolutions-IAM5[Resource::${k.topics}]`, `AwsSolutions-IAM5[Resource::${k.groups}]`]);
+    const kafkaWildcards = kafka.flatMap((k) => [
+      `AwsSolutions-IAM5[Resource::${k.topics}]`,
+      `AwsSolutions-IAM5[Resource::${k.groups}]`,
+    ]);
     const kafkaReason =
       'topic/* and group/* are scoped to one configured cluster (name and UUID); the names come from the execution input at run time';
-    for (const f of [discoverTopics, pollReplication, verifyOffsets]) acknowledge(f.role, kafkaWildcards, kafkaReason);
+    for (const f of [discoverTopics, pollReplication, verifyOffsets])
+      acknowledge(f.role, kafkaWildcards, kafkaReason);
     acknowledge(
       validateClusters.role,
       ['AwsSolutions-IAM5[Resource::*]'],
@@ -267,7 +343,16 @@ export class MskRollbackStack extends Stack {
     );
     acknowledge(
       smRole,
-      [wildcardFinding(this, this.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${this.mm2.taskDefinition.family}:*` }))],
+      [
+        wildcardFinding(
+          this,
+          this.formatArn({
+            service: 'ecs',
+            resource: 'task-definition',
+            resourceName: `${this.mm2.taskDefinition.family}:*`,
+          }),
+        ),
+      ],
       'RunTask on every revision of the MM2 task definition family: a deploy creates a new revision',
     );
     acknowledge(
@@ -281,9 +366,17 @@ export class MskRollbackStack extends Stack {
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
-        detail: { stateMachineArn: [this.stateMachine.stateMachineArn], status: ['ABORTED', 'TIMED_OUT', 'FAILED'] },
+        detail: {
+          stateMachineArn: [this.stateMachine.stateMachineArn],
+          status: ['ABORTED', 'TIMED_OUT', 'FAILED'],
+        },
       },
-      targets: [new targets.LambdaFunction(stopReplication.function, { retryAttempts: 8, maxEventAge: Duration.hours(6) })],
+      targets: [
+        new targets.LambdaFunction(stopReplication.function, {
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(6),
+        }),
+      ],
     });
   }
 }

@@ -13,6 +13,7 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import type { MonitoringConfig } from '../config/schema.ts';
 import { renderAlertmanagerDefinition } from './alertmanager.ts';
+import { GrafanaDashboards } from './dashboards/grafana-dashboards.ts';
 
 /** Directory of the Prometheus rule files loaded into AMP. */
 export const RULES_DIR = join(import.meta.dirname, 'rules');
@@ -51,6 +52,8 @@ export class MonitoringStack extends Stack {
   public readonly remoteWriteUrl: string;
   /** Log retention every function of the application uses. */
   public readonly logRetention: logs.RetentionDays;
+  /** Dashboards: exported under cdk.out, and published when Grafana is configured. */
+  public readonly dashboards: GrafanaDashboards;
 
   constructor(scope: Construct, id: string, props: MonitoringStackProps) {
     super(scope, id, props);
@@ -141,6 +144,13 @@ export class MonitoringStack extends Stack {
         data,
       });
     }
+
+    this.dashboards = new GrafanaDashboards(this, 'Dashboards', {
+      prometheusEndpoint: this.prometheusEndpoint,
+      alertTopic: this.alertTopic,
+      logRetention: this.logRetention,
+      grafana: config.grafana,
+    });
 
     new CfnOutput(this, 'WorkspaceId', { value: workspaceId, description: 'AMP workspace ID' });
     new CfnOutput(this, 'RemoteWriteUrl', {

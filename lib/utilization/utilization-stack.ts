@@ -357,7 +357,8 @@ export class UtilizationStack extends Stack {
       }),
     });
     new scheduler.Schedule(this, 'ReportSchedule', {
-      description: 'daily under-use report (CSV and Markdown to S3, summary to the alert topic, gauges to AMP)',
+      description:
+        'daily under-use report (CSV and Markdown to S3, summary to the alert topic, gauges to AMP)',
       schedule: scheduler.ScheduleExpression.expression('cron(0 6 * * ? *)'),
       target: new schedulerTargets.LambdaInvoke(this.report.function, {
         role: invokeRole,
@@ -464,12 +465,12 @@ export class UtilizationStack extends Stack {
     acknowledge(
       this.stateMachine.role,
       ['AwsSolutions-IAM5[Resource::*]'],
-      'cloudwatch:PutMetricData (the run heartbeat) and X-Ray have no resource-level permissions',
+      'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions',
     );
     acknowledge(
       this.stateMachine.role,
-      [arnWildcardFinding(this.collect.function, ':*')],
-      'lambda:InvokeFunction on the collect function and its versions/aliases only',
+      [arnWildcardFinding(this.collect.function, ':*'), arnWildcardFinding(summary.function, ':*')],
+      'lambda:InvokeFunction on the collect and summary functions and their versions/aliases only',
     );
     acknowledge(
       invokeRole,

@@ -20,7 +20,9 @@ describe('Lambda bundles', () => {
 
   it('finds the handlers of every capability', () => {
     const rel = entries.map((e) => relative(ROOT, e));
-    expect(rel).toEqual(expect.arrayContaining(['lambdas/probes/handler.ts', 'lambdas/utilization/store-handler.ts']));
+    expect(rel).toEqual(
+      expect.arrayContaining(['lambdas/probes/handler.ts', 'lambdas/utilization/store-handler.ts']),
+    );
   });
 
   // Bundled exactly as ObservedFunction does (ESM, node22, require shim), then loaded by Node 22:
@@ -40,13 +42,29 @@ describe('Lambda bundles', () => {
         minify: true,
         sourcemap: true,
         logLevel: 'silent',
-        banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+        banner: {
+          js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+        },
       });
       expect(result.errors).toEqual([]);
       const type = execFileSync(
         process.execPath,
-        ['--enable-source-maps', '--input-type=module', '-e', `const m = await import(${JSON.stringify(outfile)}); console.log(typeof m.handler);`],
-        { env: { ...process.env, AWS_REGION: 'eu-west-1', POWERTOOLS_SERVICE_NAME: 'bundle-test', POWERTOOLS_METRICS_NAMESPACE: 'Test' }, encoding: 'utf8', timeout: 30_000 },
+        [
+          '--enable-source-maps',
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(outfile)}); console.log(typeof m.handler);`,
+        ],
+        {
+          env: {
+            ...process.env,
+            AWS_REGION: 'eu-west-1',
+            POWERTOOLS_SERVICE_NAME: 'bundle-test',
+            POWERTOOLS_METRICS_NAMESPACE: 'Test',
+          },
+          encoding: 'utf8',
+          timeout: 30_000,
+        },
       ).trim();
       expect(type).toBe('function');
     });

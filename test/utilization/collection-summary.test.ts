@@ -47,13 +47,15 @@ describe('summarizeCollection', () => {
   it('pushes the last-success gauge only for a run within tolerance', () => {
     const ok = summarizeCollection({ toleratedFailurePercent: 0, results: [{ shard: shard('1', 'ec2') }] });
     const names = summarySamples(ok, 1_700_000_000_000).map((s) => s.name);
-    expect(names).toContain('utilization_collection_last_success_timestamp_seconds');
+    expect(names).toContain('utilization_collection_run_last_success_timestamp_seconds');
     const bad = summarizeCollection({
       toleratedFailurePercent: 0,
       results: [{ shard: shard('1', 'ec2'), status: 'failed', error: 'X' }],
     });
     const samples = summarySamples(bad, 1_700_000_000_000);
-    expect(samples.map((s) => s.name)).not.toContain('utilization_collection_last_success_timestamp_seconds');
+    expect(samples.map((s) => s.name)).not.toContain(
+      'utilization_collection_run_last_success_timestamp_seconds',
+    );
     expect(samples.find((s) => s.name === 'utilization_collection_shard_failed')?.labels).toEqual({
       account: '1',
       region: 'eu-west-1',

@@ -20,6 +20,7 @@ import {
 import {
   type Dashboard,
   DashboardBuilder,
+  DashboardCursorSync,
   DashboardLinkBuilder,
   DashboardLinkType,
   DatasourceVariableBuilder,
@@ -27,6 +28,7 @@ import {
   type Panel,
   QueryVariableBuilder,
   type Threshold,
+  type ThresholdsConfig,
   ThresholdsConfigBuilder,
   ThresholdsMode,
   VariableHide,
@@ -46,6 +48,7 @@ export const DATASOURCE_NAME = 'Infra Observatory (AMP)';
 export const DASHBOARD_TAG = 'infra-observatory';
 
 /** Every query and panel goes through the `datasource` variable, so an imported file can pick its own. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JavaScript template
 export const DATASOURCE: DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
 
 /** A dashboard ready to import or publish. */
@@ -73,6 +76,7 @@ export function baseDashboard(uid: string, title: string, description: string): 
     .tags([DASHBOARD_TAG])
     .readonly()
     .timezone('browser')
+    .tooltip(DashboardCursorSync.Crosshair)
     .refresh('1m')
     .time({ from: 'now-3h', to: 'now' })
     .link(
@@ -124,7 +128,7 @@ export function labelVariable(
     .multi(true)
     .includeAll(true)
     .allValue('.*')
-    .current({ text: 'All', value: '$__all' });
+    .current({ text: ['All'], value: ['$__all'] });
 }
 
 /** One PromQL query of a panel. */
@@ -172,27 +176,34 @@ function thresholds(steps: Threshold[] | undefined): ThresholdsConfigBuilder {
     .steps(steps ?? [{ value: null, color: 'green' }]);
 }
 
-function applyCommon<
-  T extends {
-    unit(u: string): T;
-    span(w: number): T;
-    height(h: number): T;
-    min(n: number): T;
-    max(n: number): T;
-    decimals(n: number): T;
-    noValue(s: string): T;
-    repeat(v: string): T;
-    thresholds(t: cog.Builder<import('@grafana/grafana-foundation-sdk/dashboard').ThresholdsConfig>): T;
-    withTarget(t: cog.Builder<cog.Dataquery>): T;
-  },
->(b: T, queries: readonly QuerySpec[], opts: PanelOptions): T {
+/** The builder methods every panel kind shares (timeseries, stat, table, bar gauge). */
+interface CommonPanelBuilder<T> {
+  unit(u: string): T;
+  span(w: number): T;
+  height(h: number): T;
+  min(n: number): T;
+  max(n: number): T;
+  decimals(n: number): T;
+  noValue(s: string): T;
+  repeat(v: string): T;
+  maxPerRow(n: number): T;
+  thresholds(t: cog.Builder<ThresholdsConfig>): T;
+  withTarget(t: cog.Builder<cog.Dataquery>): T;
+}
+
+function applyCommon<T extends CommonPanelBuilder<T>>(
+  b: T,
+  queries: readonly QuerySpec[],
+  opts: PanelOptions,
+): T {
   b.span(opts.width ?? 12).height(opts.height ?? 8);
   if (opts.unit !== undefined) b.unit(opts.unit);
   if (opts.min !== undefined) b.min(opts.min);
   if (opts.max !== undefined) b.max(opts.max);
   if (opts.decimals !== undefined) b.decimals(opts.decimals);
   if (opts.noValue !== undefined) b.noValue(opts.noValue);
-  if (opts.repeat !== undefined) b.repeat(opts.repeat);
+  if (opts.repeat !== undefined)
+    b.repeat(opts.repeat).maxPerRow(Math.max(1, Math.floor(24 / (opts.width ?? 12))));
   b.thresholds(thresholds(opts.thresholds));
   for (const q of queries) b.withTarget(target(q));
   return b;

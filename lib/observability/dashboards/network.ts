@@ -170,41 +170,43 @@ export function networkDashboard(): DashboardDefinition {
       ),
     );
 
-  b.withRow(new RowBuilder('Latency'))
-    .withPanel(
-      timeseries(
-        'TCP connect band: $tcp_target',
-        'Spread of the TCP handshake times of each run to this target from the selected AZs: the band runs from the fastest to the slowest connect, the lines are the median and p90.',
-        [
-          {
-            expr: `min(probe_tcp_connect_seconds{quantile="0", ${SEL}, target=~"$tcp_target"})`,
-            legend: 'min',
-          },
-          {
-            expr: `avg(probe_tcp_connect_seconds{quantile="0.5", ${SEL}, target=~"$tcp_target"})`,
-            legend: 'p50',
-          },
-          {
-            expr: `avg(probe_tcp_connect_seconds{quantile="0.9", ${SEL}, target=~"$tcp_target"})`,
-            legend: 'p90',
-          },
-          {
-            expr: `max(probe_tcp_connect_seconds{quantile="1", ${SEL}, target=~"$tcp_target"})`,
-            legend: 'max',
-          },
-        ],
-        { unit: 's', width: 8, repeat: 'tcp_target', min: 0 },
-      )
-        .overrideByName('max', [
-          { id: 'custom.fillBelowTo', value: 'min' },
-          { id: 'custom.lineWidth', value: 0 },
-          { id: 'custom.fillOpacity', value: 25 },
-        ])
-        .overrideByName('min', [
-          { id: 'custom.lineWidth', value: 0 },
-          { id: 'custom.fillOpacity', value: 0 },
-        ]),
+  // Repeated panels fill their row to the right, so the bands get a row of their own.
+  b.withRow(new RowBuilder('TCP connect bands per target')).withPanel(
+    timeseries(
+      'TCP connect band: $tcp_target',
+      'Spread of the TCP handshake times of each run to this target from the selected AZs: the band runs from the fastest to the slowest connect, the lines are the median and p90.',
+      [
+        {
+          expr: `min(probe_tcp_connect_seconds{quantile="0", ${SEL}, target=~"$tcp_target"})`,
+          legend: 'min',
+        },
+        {
+          expr: `avg(probe_tcp_connect_seconds{quantile="0.5", ${SEL}, target=~"$tcp_target"})`,
+          legend: 'p50',
+        },
+        {
+          expr: `avg(probe_tcp_connect_seconds{quantile="0.9", ${SEL}, target=~"$tcp_target"})`,
+          legend: 'p90',
+        },
+        {
+          expr: `max(probe_tcp_connect_seconds{quantile="1", ${SEL}, target=~"$tcp_target"})`,
+          legend: 'max',
+        },
+      ],
+      { unit: 's', width: 8, repeat: 'tcp_target', min: 0 },
     )
+      .overrideByName('max', [
+        { id: 'custom.fillBelowTo', value: 'min' },
+        { id: 'custom.lineWidth', value: 0 },
+        { id: 'custom.fillOpacity', value: 25 },
+      ])
+      .overrideByName('min', [
+        { id: 'custom.lineWidth', value: 0 },
+        { id: 'custom.fillOpacity', value: 0 },
+      ]),
+  );
+
+  b.withRow(new RowBuilder('Latency'))
     .withPanel(
       timeseries(
         'Median TCP connect by source AZ and target',

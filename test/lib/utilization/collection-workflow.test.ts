@@ -51,7 +51,12 @@ async function run(definition: Record<string, unknown>, failing: Record<string, 
   const execution = machine.run(
     {},
     {
-      context: { Execution: { Id: 'arn:aws:states:eu-west-1:999999999999:execution:collection:run-1', StartTime: '2026-11-26T08:00:00.000Z' } },
+      context: {
+        Execution: {
+          Id: 'arn:aws:states:eu-west-1:999999999999:execution:collection:run-1',
+          StartTime: '2026-11-26T08:00:00.000Z',
+        },
+      },
       overrides: {
         taskResourceLocalHandlers: {
           [CollectionStates.collectShard]: async (input: any) => {
@@ -98,7 +103,8 @@ describe('collection workflow', () => {
     expect(result.invocations.every((i) => i.roleName === 'Reader')).toBe(true);
     // Every shard gets the execution's start time ($$.Execution.StartTime, constant for a run in AWS;
     // the local engine re-stamps it per Map iteration, so only its presence is asserted here).
-    for (const i of result.invocations as any[]) expect(i.runStartedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/);
+    for (const i of result.invocations as any[])
+      expect(i.runStartedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/);
     expect(result.output).toMatchObject({ shards: 8, succeeded: 8, failed: [], withinTolerance: true });
   });
 

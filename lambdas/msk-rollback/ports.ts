@@ -1,0 +1,94 @@
+/**
+ * Ports of the MSK rollback handlers: what they need from AWS and Kafka, as interfaces. Adapters in
+ * `adapters/` implement them with the AWS SDK; tests implement them in memory.
+ */
+import type { Sample } from '#shared/remote-write';
+import type { ClusterFacts, IngressRule, RunningFlow } from './clusters.ts';
+import type { PartitionOffsets, RawRecord } from './lag.ts';
+import type { GroupOffset } from './offsets.ts';
+
+/** A Kafka cluster seen through an admin client (and a plain reader for compacted topics). */
+export interface KafkaAdmin {
+  /** Topic names, internal topics included. */
+  listTopics(): Promise<string[]>;
+  /** Start and end offsets of every partition of a topic; [] when the topic does not exist. */
+  fetchTopicOffsets(topic: string): Promise<PartitionOffsets[]>;
+  /** Consumer group ids. */
+  listGroups(): Promise<string[]>;
+  /** Group states (`Empty`, `Stable`, ...), for existing groups only. */
+  describeGroups(groups: readonly string[]): Promise<Map<string, string>>;
+  /** Committed offsets of a group, optionally only for some topics. */
+  fetchGroupOffsets(group: string, topics?: readonly string[]): Promise<GroupOffset[]>;
+  /** Every record of a (compacted) topic from its start to its current end, oldest first; [] if absent. */
+  readTopic(topic: string): Promise<RawRecord[]>;
+  /** Closes connections. */
+  close(): Promise<void>;
+}
+
+/** Opens an admin client on a cluster's IAM bootstrap brokers. */
+export type KafkaAdminFactory = (bootstrapBrokers: string) => Promise<KafkaAdmin>;
+
+/** MSK control plane facts of one cluster (no Kafka connection). */
+export interface MskFacts {
+  readonly found: boolean;
+  readonly state?: string;
+  readonly clusterType?: 'PROVISIONED' | 'SERVERLESS';
+  readonly kafkaVersion?: string;
+  readonly iamEnabled: boolean;
+  readonly subnetIds: readonly string[];
+  readonly securityGroupIds: readonly string[];
+}
+
+/** Amazon MSK. */
+export interface MskApi {
+  describeCluster(arn: string): Promise<MskFacts>;
+}
+
+/** Amazon EC2 network facts. */
+export interface NetworkApi {
+  /** VPC and CIDR of each subnet. */
+  describeSubnets(ids: readonly string[]): Promise<{ id: string; vpcId: string; cidr: string }[]>;
+  /** Inbound rules of security groups. */
+  describeIngress(groupIds: readonly string[]): Promise<IngressRule[]>;
+}
+
+/** AWS Step Functions: the flows other executions of this state machine replicate. */
+export interface ExecutionsApi {
+  runningFlows(stateMachineArn: string, exceptExecutionArn: string): Promise<RunningFlow[]>;
+}
+
+/** An ECS task as the rollback needs it. */
+export interface TaskInfo {
+  readonly taskArn: string;
+  readonly lastStatus?: string;
+  readonly desiredStatus?: string;
+  readonly stoppedReason?: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** Amazon ECS. */
+export interface EcsApi {
+  describeTask(cluster: string, taskArn: string): Promise<TaskInfo | undefined>;
+  /** Tasks of the cluster not yet stopped (desired status RUNNING), with their tags. */
+  listLiveTasks(cluster: string): Promise<TaskInfo[]>;
+  stopTask(cluster: string, taskArn: string, reason: string): Promise<void>;
+}
+
+/** Where the rendered MM2 config is stored for the task. */
+export interface ConfigStore {
+  /** Stores an object and returns its `s3://` URI. */
+  put(key: string, body: string, contentType: string): Promise<string>;
+}
+
+/** The alert topic. */
+export interface Notifier {
+  publish(subject: string, message: string): Promise<void>;
+}
+
+/** Where lag samples go (AMP remote-write). */
+export interface SampleSink {
+  write(samples: Sample[]): Promise<void>;
+}
+
+/** Re-export for adapters and handlers. */
+export type { ClusterFacts, RunningFlow };
