@@ -108,12 +108,7 @@ const LAMBDA_TRANSIENT = [
 ];
 
 /** Errors that a retry cannot fix: fail at once. */
-const DETERMINISTIC = [
-  'InvalidInput',
-  'ClusterValidationFailed',
-  'NoMatchingTopics',
-  'KafkaClientUnavailable',
-];
+const DETERMINISTIC = ['InvalidInput', 'ClusterValidationFailed', 'NoMatchingTopics'];
 
 /**
  * Builds the workflow definition.

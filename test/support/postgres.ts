@@ -71,6 +71,8 @@ export async function createTestDatabase(
   const url = withDatabase(ADMIN_URL, name);
   const handle = createPgDb(url, { max: opts.poolSize ?? 10 });
   const plain = new pg.Pool({ connectionString: url, max: 2 });
+  // DROP DATABASE ... WITH (FORCE) terminates connections still open; an idle one must not crash the run.
+  plain.on('error', () => {});
   const drop = async () => {
     await Promise.allSettled([handle.close(), plain.end()]);
     const c = new pg.Client({ connectionString: ADMIN_URL });
