@@ -5,6 +5,7 @@
  * returns the normalized plan every later state works from, or every problem found (never just the first).
  */
 import { z } from 'zod';
+import { describeIssues } from '../../lib/config/issues.ts';
 
 /** Workflow defaults from the deployment config (`mskRollback.defaults`). */
 export interface RollbackDefaults {
@@ -234,7 +235,7 @@ export function parseRollbackInput(
   opts: { defaults?: RollbackDefaults; clusters: readonly AllowedCluster[]; execution: ExecutionContext },
 ): ParseResult {
   const parsed = rollbackInputSchema(opts.defaults).safeParse(raw);
-  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => describeIssue(issue, raw));
+  const problems = parsed.success ? [] : describeIssues(parsed.error.issues, raw);
   const byArn = new Map(opts.clusters.map((c) => [c.arn, c]));
   const allowed = opts.clusters.map((c) => c.name).join(', ');
   if (parsed.success) {
@@ -270,26 +271,4 @@ export function parseRollbackInput(
   };
 }
 
-/** Formats a zod issue path as `topics.include[2]`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
-    '',
-  );
-}
-
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  const path = formatPath(issue.path) || '(root)';
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${path === '(root)' ? k : `${path}.${k}`}: unknown key`).join('; ');
-  }
-  let got: unknown = input;
-  for (const key of issue.path)
-    got = got !== null && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[key] : undefined;
-  if (issue.code === 'invalid_type' && got === undefined) return `${path}: required`;
-  const suffix =
-    got === undefined || typeof got === 'object' || issue.code === 'custom'
-      ? ''
-      : `, got ${JSON.stringify(got)}`;
-  return `${path}: ${issue.message.replace(/^Invalid input: /, '')}${suffix}`;
-}
+export { formatPath } from '../../lib/config/issues.ts';

@@ -3,8 +3,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
+import { describeIssues } from './issues.ts';
 import { type ObservatoryConfig, ObservatoryConfigSchema } from './schema.ts';
+
+export { formatPath } from './issues.ts';
 
 /** A config that failed to parse or validate; `problems` lists every issue by path. */
 export class ConfigError extends Error {
@@ -18,39 +20,6 @@ export class ConfigError extends Error {
 }
 
 /**
- * Formats a zod issue path as `probes.targets[3].port`.
- * @param path the issue's path
- */
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
-    '',
-  );
-}
-
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  const path = formatPath(issue.path) || '(root)';
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${path === '(root)' ? k : `${path}.${k}`}: unknown key`).join('\n');
-  }
-  const got = valueAt(input, issue.path);
-  // Custom (cross-field) messages already name the offending value.
-  const suffix = got === undefined || issue.code === 'custom' ? '' : `, got ${JSON.stringify(got)}`;
-  if (issue.code === 'invalid_type' && got === undefined)
-    return `${path}: required (${issue.message.replace(/^Invalid input: /, '')})`;
-  return `${path}: ${issue.message.replace(/^Invalid input: /, '')}${suffix}`;
-}
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let cur: unknown = input;
-  for (const key of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[key];
-  }
-  return typeof cur === 'object' ? undefined : cur;
-}
-
-/**
  * Validates an already parsed config object.
  * @param input the parsed YAML
  * @param file name used in error messages
@@ -59,10 +28,7 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 export function parseConfig(input: unknown, file = '<config>'): ObservatoryConfig {
   const result = ObservatoryConfigSchema.safeParse(input);
   if (!result.success) {
-    throw new ConfigError(
-      file,
-      result.error.issues.flatMap((i) => describeIssue(i, input).split('\n')),
-    );
+    throw new ConfigError(file, describeIssues(result.error.issues, input));
   }
   return result.data;
 }
