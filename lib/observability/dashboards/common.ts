@@ -170,6 +170,18 @@ export interface PanelOptions {
   readonly repeat?: string;
 }
 
+/**
+ * Green below `value`, `color` from it on: the usual "anything here is a problem" stat.
+ * @param value where the colour changes
+ * @param color the colour from `value` on
+ */
+export function warnFrom(value: number, color: 'orange' | 'red' = 'red'): Threshold[] {
+  return [
+    { value: null, color: 'green' },
+    { value, color },
+  ];
+}
+
 function thresholds(steps: Threshold[] | undefined): ThresholdsConfigBuilder {
   return new ThresholdsConfigBuilder()
     .mode(ThresholdsMode.Absolute)

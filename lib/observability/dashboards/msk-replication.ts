@@ -17,6 +17,7 @@ import {
   stat,
   table,
   timeseries,
+  warnFrom,
 } from './common.ts';
 
 /** UID of the MSK replication dashboard. */
@@ -127,10 +128,7 @@ export function mskReplicationDashboard(): DashboardDefinition {
         {
           unit: 'short',
           width: 4,
-          thresholds: [
-            { value: null, color: 'green' },
-            { value: 1, color: 'orange' },
-          ],
+          thresholds: warnFrom(1, 'orange'),
         },
       ),
     )

@@ -17,6 +17,7 @@ import {
   stat,
   table,
   timeseries,
+  warnFrom,
 } from './common.ts';
 
 /** UID of the Network dashboard. */
@@ -83,10 +84,7 @@ export function networkDashboard(): DashboardDefinition {
         [{ expr: `sum(1 - probe_success{${SEL}})`, instant: true }],
         {
           unit: 'short',
-          thresholds: [
-            { value: null, color: 'green' },
-            { value: 1, color: 'red' },
-          ],
+          thresholds: warnFrom(1),
         },
       ),
     )

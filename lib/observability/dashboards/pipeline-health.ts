@@ -15,6 +15,7 @@ import {
   stat,
   table,
   timeseries,
+  warnFrom,
 } from './common.ts';
 
 /** UID of the Pipeline health dashboard. */
@@ -66,10 +67,7 @@ export function pipelineHealthDashboard(): DashboardDefinition {
         [{ expr: `sum(${failedRuns('$__range')})`, instant: true }],
         {
           unit: 'short',
-          thresholds: [
-            { value: null, color: 'green' },
-            { value: 1, color: 'red' },
-          ],
+          thresholds: warnFrom(1),
         },
       ),
     )
@@ -80,10 +78,7 @@ export function pipelineHealthDashboard(): DashboardDefinition {
         [{ expr: `sum(sum_over_time(observatory_remote_write_failures{${SEL}}[$__range]))`, instant: true }],
         {
           unit: 'short',
-          thresholds: [
-            { value: null, color: 'green' },
-            { value: 1, color: 'red' },
-          ],
+          thresholds: warnFrom(1),
         },
       ),
     )

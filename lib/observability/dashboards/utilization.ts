@@ -17,6 +17,7 @@ import {
   stat,
   table,
   timeseries,
+  warnFrom,
 } from './common.ts';
 
 /** UID of the Utilization dashboard. */
@@ -105,10 +106,7 @@ export function utilizationDashboard(): DashboardDefinition {
         {
           unit: 's',
           noValue: 'no report in 26 h',
-          thresholds: [
-            { value: null, color: 'green' },
-            { value: 26 * 3600, color: 'red' },
-          ],
+          thresholds: warnFrom(26 * 3600),
         },
       ),
     )
@@ -183,10 +181,7 @@ export function utilizationDashboard(): DashboardDefinition {
         [{ expr: `max(last_over_time(utilization_collection_shards_failed[${LATEST}]))`, instant: true }],
         {
           unit: 'short',
-          thresholds: [
-            { value: null, color: 'green' },
-            { value: 1, color: 'orange' },
-          ],
+          thresholds: warnFrom(1, 'orange'),
         },
       ),
     )
@@ -202,10 +197,7 @@ export function utilizationDashboard(): DashboardDefinition {
         ],
         {
           unit: 'short',
-          thresholds: [
-            { value: null, color: 'green' },
-            { value: 1, color: 'red' },
-          ],
+          thresholds: warnFrom(1),
         },
       ),
     )
