@@ -1,10 +1,5 @@
-import {
-  CloudWatchClient,
-  GetMetricDataCommand,
-  type GetMetricDataCommandInput,
-  ListMetricsCommand,
-} from '@aws-sdk/client-cloudwatch';
-import { DescribeInstancesCommand, DescribeInstanceTypesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
@@ -12,8 +7,7 @@ import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BatchSchema } from '#utilization/rows';
-import { answerGetMetricData } from '../fixtures/aws/get-metric-data-fake.ts';
-import { fixture } from '../fixtures/aws/load.ts';
+import { answerEc2Shard } from '../fixtures/aws/ec2-shard.ts';
 
 const stsMock = mockClient(STSClient);
 const ec2Mock = mockClient(EC2Client);
@@ -76,23 +70,7 @@ afterAll(() => {
 beforeEach(() => {
   emf = [];
   for (const m of [stsMock, ec2Mock, cwMock, s3Mock, sqsMock]) m.reset();
-  stsMock.on(AssumeRoleCommand).resolves(fixture('sts/assume-role.json'));
-  ec2Mock
-    .on(DescribeInstancesCommand)
-    .callsFake((input) =>
-      fixture(input.NextToken ? 'ec2/describe-instances-page-2.json' : 'ec2/describe-instances-page-1.json'),
-    );
-  ec2Mock.on(DescribeInstanceTypesCommand).resolves(fixture('ec2/describe-instance-types.json'));
-  cwMock
-    .on(ListMetricsCommand)
-    .callsFake((input) =>
-      fixture(
-        input.NextToken
-          ? 'cloudwatch/list-metrics-cwagent-page-2.json'
-          : 'cloudwatch/list-metrics-cwagent-page-1.json',
-      ),
-    );
-  cwMock.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => answerGetMetricData(input));
+  answerEc2Shard({ sts: stsMock, ec2: ec2Mock, cw: cwMock });
   s3Mock.on(PutObjectCommand).resolves({ ETag: '"9b2cf535f27731c974343645a3985328"' });
   sqsMock.on(SendMessageCommand).resolves({ MessageId: 'b6d3c1a2-0f9e-4d8c-b7a6-5e4f3d2c1b0a' });
 });

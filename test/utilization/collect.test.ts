@@ -2,14 +2,8 @@ import {
   CloudWatchClient,
   GetMetricDataCommand,
   type GetMetricDataCommandInput,
-  ListMetricsCommand,
 } from '@aws-sdk/client-cloudwatch';
-import {
-  DescribeInstancesCommand,
-  DescribeInstanceTypesCommand,
-  EC2Client,
-  EC2ServiceException,
-} from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client, EC2ServiceException } from '@aws-sdk/client-ec2';
 import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -19,8 +13,8 @@ import type { BatchSink } from '#utilization/batch-sink';
 import { type CollectPorts, collectShard } from '#utilization/collect';
 import { type Batch, BatchSchema, type Shard } from '#utilization/rows';
 import { ShardError } from '#utilization/shard-error';
+import { answerEc2Shard } from '../fixtures/aws/ec2-shard.ts';
 import { answerGetMetricData, type FakeOptions, readsAgent } from '../fixtures/aws/get-metric-data-fake.ts';
-import { fixture } from '../fixtures/aws/load.ts';
 
 const stsMock = mockClient(STSClient);
 const ec2Mock = mockClient(EC2Client);
@@ -31,25 +25,7 @@ const now = new Date('2024-05-01T11:07:31Z');
 const arnOf = (id: string) => `arn:aws:ec2:eu-west-1:111122223333:instance/${id}`;
 
 function setup(fake: FakeOptions = {}) {
-  stsMock.on(AssumeRoleCommand).resolves(fixture('sts/assume-role.json'));
-  ec2Mock
-    .on(DescribeInstancesCommand)
-    .callsFake((input) =>
-      fixture(input.NextToken ? 'ec2/describe-instances-page-2.json' : 'ec2/describe-instances-page-1.json'),
-    );
-  ec2Mock.on(DescribeInstanceTypesCommand).resolves(fixture('ec2/describe-instance-types.json'));
-  cwMock
-    .on(ListMetricsCommand)
-    .callsFake((input) =>
-      fixture(
-        input.NextToken
-          ? 'cloudwatch/list-metrics-cwagent-page-2.json'
-          : 'cloudwatch/list-metrics-cwagent-page-1.json',
-      ),
-    );
-  cwMock
-    .on(GetMetricDataCommand)
-    .callsFake((input: GetMetricDataCommandInput) => answerGetMetricData(input, fake));
+  answerEc2Shard({ sts: stsMock, ec2: ec2Mock, cw: cwMock }, fake);
   const written: { batch: Batch; key: string }[] = [];
   const sink: BatchSink = {
     async put(batch, key) {
