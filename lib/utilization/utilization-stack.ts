@@ -126,6 +126,8 @@ export class UtilizationStack extends Stack {
     });
 
     // --- database --------------------------------------------------------------------------------------
+    // The import needs one AZ name per subnet; a DB subnet group uses only the subnet IDs, so these
+    // positional names never reach the template (offline synth cannot look the real ones up).
     const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
       vpcId: config.database.vpcId,
       availabilityZones: config.database.subnetIds.map((_, i) => `${this.region}${'abcdef'[i]}`),

@@ -22,7 +22,7 @@ describe('the whole app from the example config', () => {
         'Observatory-Utilization',
         'Observatory-MemberRole-222222222222',
         'Observatory-MemberRole-333333333333',
-        ...(result.stacks.mskRollback ? ['Observatory-MskRollback'] : []),
+        'Observatory-MskRollback',
       ].sort(),
     );
   });

@@ -80,6 +80,8 @@ describe('MonitoringStack', () => {
     t.hasResourceProperties('AWS::APS::RuleGroupsNamespace', {
       Workspace: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('workspace/ws-12345678')])] },
     });
-    expect(Stack.of(stack).resolve(stack.workspaceArn)).toBeDefined();
+    expect(JSON.stringify(Stack.of(stack).resolve(stack.workspaceArn))).toContain(
+      ':aps:eu-west-1:111111111111:workspace/ws-12345678-abcd-ef01-2345-6789abcdef01',
+    );
   });
 });
