@@ -4,11 +4,19 @@
  * patterns at run time), clusters never are.
  */
 
+/**
+ * Prefix of the throwaway consumer groups the Lambda functions read compacted topics with; they may
+ * delete those groups, and only those.
+ */
+export const READ_GROUP_PREFIX = 'observatory-read-';
+
 /** The ARNs a cluster's data-plane actions apply to. */
 export interface KafkaClusterResources {
   readonly cluster: string;
   readonly topics: string;
   readonly groups: string;
+  /** The throwaway read groups (`READ_GROUP_PREFIX*`). */
+  readonly readGroups: string;
 }
 
 const CLUSTER_ARN = /^(arn:aws[a-z-]*):kafka:([a-z0-9-]+):(\d{12}):cluster\/([A-Za-z0-9-]+)\/([0-9a-f-]+)$/;
@@ -30,6 +38,7 @@ export function kafkaClusterResources(clusterArn: string): KafkaClusterResources
     cluster: clusterArn,
     topics: `${base}:topic/${name}/${uuid}/*`,
     groups: `${base}:group/${name}/${uuid}/*`,
+    readGroups: `${base}:group/${name}/${uuid}/${READ_GROUP_PREFIX}*`,
   };
 }
 

@@ -249,6 +249,12 @@ export class MskRollbackStack extends Stack {
         KAFKA_ACTIONS.read.group,
         kafka.map((k) => k.groups),
       );
+      // Clean up the throwaway group a compacted-topic read used (it commits nothing).
+      allow(
+        f,
+        ['kafka-cluster:DeleteGroup'],
+        kafka.map((k) => k.readGroups),
+      );
     }
     allow(renderConfig, ['s3:PutObject'], [this.configBucket.arnForObjects('executions/*')]);
     allow(pollReplication, ['ecs:DescribeTasks'], [taskArns], onCluster);
@@ -263,6 +269,7 @@ export class MskRollbackStack extends Stack {
     const kafkaWildcards = kafka.flatMap((k) => [
       `AwsSolutions-IAM5[Resource::${k.topics}]`,
       `AwsSolutions-IAM5[Resource::${k.groups}]`,
+      `AwsSolutions-IAM5[Resource::${k.readGroups}]`,
     ]);
     const kafkaReason =
       'topic/* and group/* are scoped to one configured cluster (name and UUID); the names come from the execution input at run time';

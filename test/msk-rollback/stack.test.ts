@@ -104,12 +104,20 @@ describe('MskRollbackStack', () => {
     for (const s of kafkaStatements) {
       for (const r of list(s.Resource)) {
         expect(typeof r, JSON.stringify(r)).toBe('string');
-        const m = /^arn:aws:kafka:eu-west-1:111111111111:(cluster|topic|group)\/(.+?)(\/\*)?$/.exec(
-          r as string,
-        );
+        const m =
+          /^arn:aws:kafka:eu-west-1:111111111111:(cluster|topic|group)\/(.+?)(\/\*|\/observatory-read-\*)?$/.exec(
+            r as string,
+          );
         expect(m, r as string).not.toBeNull();
         expect(allowed, r as string).toContain(m![2]);
       }
+    }
+    // DeleteGroup only on the throwaway read groups, never on the pipeline's groups.
+    const deletes = kafkaStatements.filter((s) => list(s.Action).includes('kafka-cluster:DeleteGroup'));
+    expect(deletes.length).toBe(3);
+    for (const s of deletes) {
+      expect(list(s.Action)).toEqual(['kafka-cluster:DeleteGroup']);
+      for (const r of list(s.Resource)) expect(r).toMatch(/:group\/[^/]+\/[^/]+\/observatory-read-\*$/);
     }
     const mskControl = statements().filter((s) => list(s.Action).some((a) => a.startsWith('kafka:')));
     for (const s of mskControl)

@@ -35,6 +35,7 @@ import {
   type RetryOptions,
 } from 'kafkajs';
 import { logger } from '#shared/powertools';
+import { READ_GROUP_PREFIX } from '../../../lib/msk-rollback/kafka-iam.ts';
 import type { RawRecord } from '../lag.ts';
 import type { KafkaAdmin, KafkaAdminFactory } from '../ports.ts';
 
@@ -266,7 +267,7 @@ export function kafkaAdminFactory(options: KafkaAdminOptions = {}): KafkaAdminFa
       if (pending.size === 0) return [];
       const ends = new Map(pending);
       const byPartition = new Map<number, RawRecord[]>([...pending.keys()].map((p) => [p, []]));
-      const groupId = `observatory-read-${randomUUID()}`;
+      const groupId = `${READ_GROUP_PREFIX}${randomUUID()}`;
       const consumer = kafka.consumer({ groupId });
       consumers.add(consumer);
       let timer: NodeJS.Timeout | undefined;
