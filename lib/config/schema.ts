@@ -286,7 +286,7 @@ export const MskRollbackSchema = z.strictObject({
   kafkaVersion: z
     .string()
     .regex(/^\d+\.\d+\.\d+$/)
-    .default('3.7.2'),
+    .default('3.9.1'),
   /** The only clusters a rollback may read from or write to; IAM is scoped to these ARNs. */
   clusters: z.array(z.strictObject({ name, arn: arn('kafka') })).min(2, 'expected at least two MSK clusters'),
   defaults: z

@@ -82,10 +82,12 @@ describe('MskRollbackStack', () => {
     const { source } = images[0]!;
     expect(source.platform).toBe('linux/amd64');
     expect(source.dockerBuildArgs).toMatchObject({
-      KAFKA_VERSION: '3.7.2',
+      KAFKA_VERSION: '3.9.1',
       SCALA_VERSION: '2.13',
       MSK_IAM_AUTH_VERSION: '2.2.0',
       JMX_EXPORTER_VERSION: '1.0.1',
+      // the default release has a pinned checksum, so the build never falls back to Apache's .sha512
+      KAFKA_SHA512: expect.stringMatching(/^[0-9A-F]{128}$/),
     });
     expect(readFileSync(join(outdir, source.directory, 'Dockerfile'), 'utf8')).toContain(
       'ENTRYPOINT ["/usr/local/bin/mm2-entrypoint"]',
