@@ -5,7 +5,7 @@
  * returns the normalized plan every later state works from, or every problem found (never just the first).
  */
 import { z } from 'zod';
-import { describeIssues } from '../../lib/config/issues.ts';
+import { describeIssues } from '#contracts/issues';
 
 /** Workflow defaults from the deployment config (`mskRollback.defaults`). */
 export interface RollbackDefaults {
@@ -271,4 +271,4 @@ export function parseRollbackInput(
   };
 }
 
-export { formatPath } from '../../lib/config/issues.ts';
+export { formatPath } from '#contracts/issues';

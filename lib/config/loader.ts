@@ -3,10 +3,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { describeIssues } from './issues.ts';
+import { describeIssues } from '#contracts/issues';
 import { type ObservatoryConfig, ObservatoryConfigSchema } from './schema.ts';
 
-export { formatPath } from './issues.ts';
+export { formatPath } from '#contracts/issues';
 
 /** A config that failed to parse or validate; `problems` lists every issue by path. */
 export class ConfigError extends Error {

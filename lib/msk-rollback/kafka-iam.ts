@@ -4,11 +4,9 @@
  * patterns at run time), clusters never are.
  */
 
-/**
- * Prefix of the throwaway consumer groups the Lambda functions read compacted topics with; they may
- * delete those groups, and only those.
- */
-export const READ_GROUP_PREFIX = 'observatory-read-';
+import { READ_GROUP_PREFIX } from '#contracts/msk-rollback';
+
+export { READ_GROUP_PREFIX };
 
 /** The ARNs a cluster's data-plane actions apply to. */
 export interface KafkaClusterResources {

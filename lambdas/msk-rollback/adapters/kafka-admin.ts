@@ -34,8 +34,8 @@ import {
   logLevel,
   type RetryOptions,
 } from 'kafkajs';
+import { READ_GROUP_PREFIX } from '#contracts/msk-rollback';
 import { logger } from '#shared/powertools';
-import { READ_GROUP_PREFIX } from '../../../lib/msk-rollback/kafka-iam.ts';
 import type { RawRecord } from '../lag.ts';
 import type { KafkaAdmin, KafkaAdminFactory } from '../ports.ts';
 
