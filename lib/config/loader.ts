@@ -2,7 +2,7 @@
  * Reads and validates a config file. The only I/O of the config module.
  */
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { parseDocument, type YAMLError } from 'yaml';
 import { describeIssues } from '#contracts/issues';
 import { type ObservatoryConfig, ObservatoryConfigSchema } from './schema.ts';
 
@@ -46,11 +46,16 @@ export function loadConfig(file: string): ObservatoryConfig {
     throw new ConfigError(file, [`cannot read file: ${(err as Error).message}`]);
   }
   const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => `yaml: ${e.message.split('\n')[0]}`),
-    );
-  }
+  const [first] = doc.errors;
+  // One mistake often yields several parser errors (a bad indent is also a multi-line key); the later
+  // ones are consequences of the first, so only the first is reported, at its line.
+  if (first) throw new ConfigError(file, [yamlProblem(first)]);
   return parseConfig(doc.toJS(), file);
+}
+
+/** `yaml: line 3, column 6: Nested mappings are not allowed in compact mappings` */
+function yamlProblem(error: YAMLError): string {
+  const message = error.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? error.code;
+  const pos = error.linePos?.[0];
+  return pos ? `yaml: line ${pos.line}, column ${pos.col}: ${message}` : `yaml: ${message}`;
 }

@@ -5,32 +5,111 @@
  * at synth time; every problem is reported by path and synthesis stops before any stack is built.
  * Every object is strict: an unknown key is an error, so a typo never silently falls back to a default.
  */
+import { isIP, isIPv4 } from 'node:net';
 import { z } from 'zod';
+import { formatPath } from '#contracts/issues';
+import { UnderUsePolicySchema } from '#contracts/utilization';
+import { KAFKA_SHA512 } from '../msk-rollback/mm2-image.ts';
+import { AWS_REGIONS } from './regions.ts';
+import { scheduleProblem } from './schedule.ts';
 
-const region = z
-  .string()
-  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'expected an AWS region such as eu-west-1');
+export { type UnderUsePolicy, UnderUsePolicySchema } from '#contracts/utilization';
+
+/**
+ * A string with a check beyond a regular expression. The message names the value (the issue
+ * formatter adds no `, got` to custom issues).
+ * @param problem what is wrong with the value, or undefined when it is fine
+ */
+function checked<T extends z.ZodType<string>>(base: T, problem: (s: string) => string | undefined): T {
+  return base.superRefine((s, ctx) => {
+    const p = problem(s);
+    if (p) ctx.addIssue({ code: 'custom', message: `${p}, got ${JSON.stringify(s)}` });
+  }) as T;
+}
+
+/**
+ * Reports every item whose key an earlier item already has, at the later item, naming the first.
+ * @param at path (relative to the refined object) of the item at an index
+ */
+function unique<T>(
+  ctx: z.RefinementCtx,
+  items: readonly T[],
+  key: (item: T) => string | undefined,
+  at: (i: number) => PropertyKey[],
+  what: string,
+): void {
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    if (k === undefined) return;
+    const first = seen.get(k);
+    if (first === undefined) seen.set(k, i);
+    else
+      ctx.addIssue({
+        code: 'custom',
+        path: at(i),
+        message: `duplicate ${what} "${k}" (first at ${formatPath(at(first))})`,
+      });
+  });
+}
+
+/** An array of strings that must all differ. */
+const uniqueList = <T extends z.ZodType<string>>(item: T, what: string) =>
+  z.array(item).superRefine((items, ctx) => unique(ctx, items, String, (i) => [i], what));
+
+const region = checked(z.string(), (s) =>
+  AWS_REGIONS.has(s) ? undefined : 'expected an AWS region aws-cdk-lib knows, such as eu-west-1',
+);
 const accountId = z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account ID');
-const azName = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'expected an AZ name such as eu-west-1a');
-const azId = z.string().regex(/^[a-z0-9]{2,5}-az\d+$/, 'expected an AZ ID such as euw1-az1');
+const AZ_NAME = /^[a-z]{2,4}(-[a-z]+)+-\d[a-z]$/;
+const azName = z.string().regex(AZ_NAME, 'expected an AZ name such as eu-west-1a');
+const azId = z.string().regex(/^[a-z0-9]{2,8}-az\d+$/, 'expected an AZ ID such as euw1-az1');
 const vpcId = z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'expected a VPC ID such as vpc-0abc1234');
 const subnetId = z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet ID such as subnet-0abc1234');
 const securityGroupId = z
   .string()
   .regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group ID such as sg-0abc1234');
+const routeTableId = z
+  .string()
+  .regex(/^rtb-[0-9a-f]{8,17}$/, 'expected a route table ID such as rtb-0abc1234');
 const arn = (service: string) =>
   z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:`), `expected an ARN of service ${service}`);
 const port = z.number().int().min(1, 'expected 1-65535').max(65535, 'expected 1-65535');
 const name = z
   .string()
   .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'expected 1-63 letters, digits, "_", "." or "-"');
-/** A schedule expression accepted by EventBridge Scheduler. */
-const schedule = z
-  .string()
-  .regex(
-    /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/,
-    'expected rate(...) or cron(...)',
-  );
+/** A recurring schedule expression EventBridge Scheduler accepts (grammar in `schedule.ts`). */
+const schedule = checked(z.string(), scheduleProblem);
+
+/** What is wrong with an IPv4 VPC CIDR block, parsed with node:net rather than a pattern. */
+function vpcCidrProblem(s: string): string | undefined {
+  const [address = '', prefix, extra] = s.split('/');
+  if (prefix === undefined || extra !== undefined || !isIPv4(address) || !/^\d{1,2}$/.test(prefix))
+    return 'expected an IPv4 CIDR block such as 10.0.0.0/16';
+  const bits = Number(prefix);
+  return bits < 16 || bits > 28 ? `a VPC CIDR block is /16 to /28, not /${bits}` : undefined;
+}
+
+/** What is wrong with a host name or IP address. */
+function hostProblem(s: string): string | undefined {
+  if (isIP(s)) return undefined;
+  if (/^[\d.]+$/.test(s) || s.includes(':')) return 'not a valid IP address';
+  const labels = s.replace(/\.$/, '').split('.');
+  const ok =
+    s.length <= 253 && labels.every((l) => /^[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?$/.test(l));
+  return ok ? undefined : 'expected a DNS name or an IP address';
+}
+
+/** What is wrong with a JavaScript regular expression (as the probe engine compiles it). */
+function regexProblem(s: string): string | undefined {
+  try {
+    new RegExp(s);
+    return undefined;
+  } catch (err) {
+    return `does not compile: ${(err as Error).message}`;
+  }
+}
+const regex = checked(z.string(), regexProblem);
 
 /** An Availability Zone of a probe region, with the subnet its probe function is attached to. */
 export const AvailabilityZoneSchema = z.strictObject({
@@ -40,6 +119,12 @@ export const AvailabilityZoneSchema = z.strictObject({
   id: azId,
   /** Private subnet in this AZ for the probe function. */
   subnetId,
+  /**
+   * Route table of that subnet. Only the AMP interface endpoint's import of the VPC reads it; given, the
+   * import needs no placeholder and synth prints no warning.
+   * @default - unknown to the app (CDK warns once per subnet that it is missing)
+   */
+  routeTableId: routeTableId.optional(),
 });
 
 /** A region the probes run in: one probe function per listed AZ. */
@@ -47,8 +132,33 @@ export const ProbeRegionSchema = z.strictObject({
   region,
   vpcId,
   /** CIDR of the VPC, used for egress rules of the probe security groups. */
-  vpcCidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'expected a CIDR such as 10.0.0.0/16'),
-  availabilityZones: z.array(AvailabilityZoneSchema).min(1, 'expected at least one availability zone'),
+  vpcCidr: checked(z.string(), vpcCidrProblem),
+  availabilityZones: z
+    .array(AvailabilityZoneSchema)
+    .min(1, 'expected at least one availability zone')
+    .superRefine((azs, ctx) => {
+      unique(
+        ctx,
+        azs,
+        (az) => az.name,
+        (i) => [i, 'name'],
+        'availability zone',
+      );
+      unique(
+        ctx,
+        azs,
+        (az) => az.id,
+        (i) => [i, 'id'],
+        'availability zone ID',
+      );
+      unique(
+        ctx,
+        azs,
+        (az) => az.subnetId,
+        (i) => [i, 'subnetId'],
+        'subnet',
+      );
+    }),
   /** Create an interface VPC endpoint for AMP remote-write so private subnets need no NAT. */
   ampVpcEndpoint: z.boolean().default(false),
   /**
@@ -68,7 +178,7 @@ const targetBase = {
   /** AZ of the target, when known (becomes the target_az label). */
   az: azName.optional(),
   /** Source regions that probe this target; all probe regions when omitted. */
-  from: z.array(region).optional(),
+  from: uniqueList(region, 'region').optional(),
   /** Probe every address the name resolves to separately. */
   allAddresses: z.boolean().default(true),
 };
@@ -77,30 +187,44 @@ const targetBase = {
 export const TcpTargetSchema = z.strictObject({
   ...targetBase,
   kind: z.literal('tcp'),
-  host: z.string().min(1),
+  host: checked(z.string(), hostProblem),
   port,
 });
 /** An HTTP(S) target with optional assertions. */
 export const HttpTargetSchema = z.strictObject({
   ...targetBase,
   kind: z.literal('http'),
-  url: z.url({ protocol: /^https?$/ }),
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
   method: z.enum(['GET', 'HEAD']).default('GET'),
   expectStatus: z.array(z.number().int().min(100).max(599)).default([200]),
-  bodyRegex: z.string().optional(),
-  headers: z.record(z.string(), z.string()).optional(),
+  /** JavaScript regular expression the body must match. */
+  bodyRegex: regex.optional(),
+  /** Header name to a JavaScript regular expression its value must match. */
+  headers: z.record(z.string(), regex).optional(),
   followRedirects: z.boolean().default(false),
   /** Fail the probe when the certificate expires in fewer days than this. */
   certMinDays: z.number().int().min(0).default(14),
 });
 /** A DNS lookup target. */
-export const DnsTargetSchema = z.strictObject({
-  ...targetBase,
-  kind: z.literal('dns'),
-  query: z.string().min(1),
-  recordType: z.enum(['A', 'AAAA', 'CNAME', 'TXT', 'SRV']).default('A'),
-  expectAnswers: z.array(z.string()).optional(),
-});
+export const DnsTargetSchema = z
+  .strictObject({
+    ...targetBase,
+    kind: z.literal('dns'),
+    query: checked(z.string(), hostProblem),
+    recordType: z.enum(['A', 'AAAA', 'CNAME', 'TXT', 'SRV']).default('A'),
+    expectAnswers: z.array(z.string().min(1)).optional(),
+  })
+  .superRefine((t, ctx) => {
+    const family = { A: 4, AAAA: 6 }[t.recordType as string];
+    t.expectAnswers?.forEach((answer, i) => {
+      if (family !== undefined && isIP(answer) !== family)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['expectAnswers', i],
+          message: `an ${t.recordType} answer is an IPv${family} address, got ${JSON.stringify(answer)}`,
+        });
+    });
+  });
 /** Any probe target. */
 export const ProbeTargetSchema = z.discriminatedUnion('kind', [
   TcpTargetSchema,
@@ -142,28 +266,26 @@ export const ProbesSchema = z
       .default({ cloudMap: [] }),
   })
   .superRefine((probes, ctx) => {
-    const seen = new Map<string, number>();
-    probes.targets.forEach((t, i) => {
-      const first = seen.get(t.name);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['targets', i, 'name'],
-          message: `duplicate target name "${t.name}" (first at targets[${first}])`,
-        });
-      } else seen.set(t.name, i);
-    });
-    const regions = new Set<string>();
+    unique(
+      ctx,
+      probes.targets,
+      (t) => t.name,
+      (i) => ['targets', i, 'name'],
+      'target name',
+    );
+    unique(
+      ctx,
+      probes.regions,
+      (r) => r.region,
+      (i) => ['regions', i, 'region'],
+      'probe region',
+    );
+    const regions = new Set(probes.regions.map((r) => r.region));
     probes.regions.forEach((r, i) => {
-      if (regions.has(r.region))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['regions', i, 'region'],
-          message: `duplicate probe region "${r.region}"`,
-        });
-      regions.add(r.region);
       r.availabilityZones.forEach((az, j) => {
-        if (!az.name.startsWith(r.region)) {
+        // A malformed name or region already has its own message.
+        const comparable = AZ_NAME.test(az.name) && AWS_REGIONS.has(r.region);
+        if (comparable && !(az.name.startsWith(r.region) && /^[a-z]$/.test(az.name.slice(r.region.length)))) {
           ctx.addIssue({
             code: 'custom',
             path: ['regions', i, 'availabilityZones', j, 'name'],
@@ -174,7 +296,7 @@ export const ProbesSchema = z
     });
     probes.targets.forEach((t, i) => {
       for (const from of t.from ?? []) {
-        if (!regions.has(from))
+        if (AWS_REGIONS.has(from) && !regions.has(from))
           ctx.addIssue({
             code: 'custom',
             path: ['targets', i, 'from'],
@@ -183,40 +305,6 @@ export const ProbesSchema = z
       }
     });
   });
-
-/** Under-use policy: a resource is reported when every condition of its service holds over `days`. */
-export const UnderUsePolicySchema = z.strictObject({
-  ec2: z
-    .strictObject({
-      days: z.number().int().min(1).default(14),
-      cpuP95BelowPercent: z.number().min(0).max(100).default(10),
-      networkBytesPerDayBelow: z
-        .number()
-        .min(0)
-        .default(5 * 1024 ** 2 * 24),
-    })
-    .default({ days: 14, cpuP95BelowPercent: 10, networkBytesPerDayBelow: 5 * 1024 ** 2 * 24 }),
-  rds: z
-    .strictObject({
-      days: z.number().int().min(1).default(7),
-      maxConnectionsBelow: z.number().min(0).default(1),
-    })
-    .default({ days: 7, maxConnectionsBelow: 1 }),
-  ecs: z
-    .strictObject({
-      days: z.number().int().min(1).default(14),
-      cpuP95BelowPercent: z.number().min(0).max(100).default(20),
-      memoryP95BelowPercent: z.number().min(0).max(100).default(20),
-    })
-    .default({ days: 14, cpuP95BelowPercent: 20, memoryP95BelowPercent: 20 }),
-  msk: z
-    .strictObject({
-      days: z.number().int().min(1).default(14),
-      cpuP95BelowPercent: z.number().min(0).max(100).default(10),
-      bytesInPerSecBelow: z.number().min(0).default(1024),
-    })
-    .default({ days: 14, cpuP95BelowPercent: 10, bytesInPerSecBelow: 1024 }),
-});
 
 export const UtilizationServiceSchema = z.enum(['ec2', 'rds', 'ecs', 'msk']);
 
@@ -230,9 +318,27 @@ export const UtilizationSchema = z.strictObject({
     .default('InfraObservatoryReader'),
   /** External ID required by member roles; stored in Secrets Manager when set. */
   externalId: z.string().min(2).max(1224).optional(),
-  accounts: z.array(z.strictObject({ id: accountId, name })).min(1, 'expected at least one account'),
-  regions: z.array(region).min(1, 'expected at least one region'),
-  services: z.array(UtilizationServiceSchema).min(1).default(['ec2', 'rds', 'ecs', 'msk']),
+  accounts: z
+    .array(z.strictObject({ id: accountId, name }))
+    .min(1, 'expected at least one account')
+    .superRefine((accounts, ctx) => {
+      unique(
+        ctx,
+        accounts,
+        (a) => a.id,
+        (i) => [i, 'id'],
+        'member account',
+      );
+      unique(
+        ctx,
+        accounts,
+        (a) => a.name,
+        (i) => [i, 'name'],
+        'account name',
+      );
+    }),
+  regions: uniqueList(region, 'region').min(1, 'expected at least one region'),
+  services: uniqueList(UtilizationServiceSchema, 'service').min(1).default(['ec2', 'rds', 'ecs', 'msk']),
   /** Width of one collection window. */
   lookbackMinutes: z.number().int().min(5).max(1440).default(60),
   /** CloudWatch period of the collected datapoints. */
@@ -256,39 +362,88 @@ export const UtilizationSchema = z.strictObject({
           forMinutes: z.number().int().min(1).default(30),
           severity: z.enum(['warning', 'critical']).default('warning'),
         })
-        .refine((t) => t.above !== undefined || t.below !== undefined, {
-          message: 'expected "above" or "below"',
+        .superRefine((t, ctx) => {
+          if ((t.above === undefined) === (t.below === undefined))
+            ctx.addIssue({
+              code: 'custom',
+              path: t.above === undefined ? [] : ['below'],
+              message:
+                t.above === undefined
+                  ? 'expected one of "above" or "below"'
+                  : `"above" (${t.above}) and "below" (${t.below}) exclude each other: one threshold, one direction`,
+            });
         }),
     )
+    .superRefine((thresholds, ctx) =>
+      unique(
+        ctx,
+        thresholds,
+        (t) => t.name,
+        (i) => [i, 'name'],
+        'threshold name',
+      ),
+    )
     .default([]),
-  database: z.strictObject({
-    vpcId,
-    subnetIds: z.array(subnetId).min(2, 'Aurora needs subnets in at least two AZs'),
-    /** Use an existing Aurora cluster instead of creating one. */
-    existing: z.strictObject({ clusterArn: arn('rds'), secretArn: arn('secretsmanager') }).optional(),
-    minCapacity: z.number().min(0).max(256).default(0.5),
-    maxCapacity: z.number().min(1).max(256).default(4),
-    deletionProtection: z.boolean().default(true),
-    backupRetentionDays: z.number().int().min(1).max(35).default(7),
-    databaseName: z
-      .string()
-      .regex(/^[a-z][a-z0-9_]{0,62}$/)
-      .default('observatory'),
-  }),
+  database: z
+    .strictObject({
+      vpcId,
+      subnetIds: uniqueList(subnetId, 'subnet').min(2, 'Aurora needs subnets in at least two AZs'),
+      /** Use an existing Aurora cluster instead of creating one. */
+      existing: z.strictObject({ clusterArn: arn('rds'), secretArn: arn('secretsmanager') }).optional(),
+      /** Aurora capacity units (ACUs), in steps of 0.5; 0 lets the cluster pause. */
+      minCapacity: z.number().min(0).max(256).multipleOf(0.5, 'expected a multiple of 0.5 ACU').default(0.5),
+      maxCapacity: z.number().min(1).max(256).multipleOf(0.5, 'expected a multiple of 0.5 ACU').default(4),
+      deletionProtection: z.boolean().default(true),
+      backupRetentionDays: z.number().int().min(1).max(35).default(7),
+      databaseName: z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,62}$/)
+        .default('observatory'),
+    })
+    .superRefine((db, ctx) => {
+      if (db.minCapacity > db.maxCapacity)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['minCapacity'],
+          message: `minCapacity ${db.minCapacity} is above maxCapacity ${db.maxCapacity}`,
+        });
+    }),
 });
 
 export const MskRollbackSchema = z.strictObject({
   enabled: z.boolean().default(true),
   vpcId,
-  subnetIds: z.array(subnetId).min(1),
-  securityGroupIds: z.array(securityGroupId).min(1),
-  /** Apache Kafka release installed in the MirrorMaker 2 image. */
-  kafkaVersion: z
-    .string()
-    .regex(/^\d+\.\d+\.\d+$/)
-    .default('3.9.1'),
+  subnetIds: uniqueList(subnetId, 'subnet').min(1),
+  securityGroupIds: uniqueList(securityGroupId, 'security group').min(1),
+  /**
+   * Apache Kafka release installed in the MirrorMaker 2 image: one whose tarball digest the image pins
+   * (`KAFKA_SHA512` in lib/msk-rollback/mm2-image.ts), so every build is verified against the repository.
+   */
+  kafkaVersion: checked(z.string(), (v) =>
+    v in KAFKA_SHA512
+      ? undefined
+      : `expected a Kafka release the MM2 image pins (${Object.keys(KAFKA_SHA512).join(', ')})`,
+  ).default('3.9.1'),
   /** The only clusters a rollback may read from or write to; IAM is scoped to these ARNs. */
-  clusters: z.array(z.strictObject({ name, arn: arn('kafka') })).min(2, 'expected at least two MSK clusters'),
+  clusters: z
+    .array(z.strictObject({ name, arn: arn('kafka') }))
+    .min(2, 'expected at least two MSK clusters')
+    .superRefine((clusters, ctx) => {
+      unique(
+        ctx,
+        clusters,
+        (c) => c.name,
+        (i) => [i, 'name'],
+        'cluster name',
+      );
+      unique(
+        ctx,
+        clusters,
+        (c) => c.arn,
+        (i) => [i, 'arn'],
+        'cluster ARN',
+      );
+    }),
   defaults: z
     .strictObject({
       maxLagRecords: z.number().int().min(0).default(1000),
@@ -302,25 +457,73 @@ export const MskRollbackSchema = z.strictObject({
     .default({} as never),
 });
 
+/** Retention periods CloudWatch Logs accepts, in days. */
+export const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+/** Where runbook links point unless `monitoring.runbookBaseUrl` says otherwise. */
+export const DEFAULT_RUNBOOK_BASE_URL =
+  'https://github.com/infra-observatory/infra-observatory/blob/main/README.md';
+
+/**
+ * The AMP workspace: `{ create: true, alias }` creates one, `{ workspaceId }` imports one. One strict
+ * object checked by hand rather than a union, so a mistake gets its own message instead of the
+ * union's `Invalid input`.
+ */
+const WorkspaceSchema = z
+  .strictObject({
+    create: z.literal(true, 'expected true (omit "create" to import a workspace by workspaceId)').optional(),
+    alias: name.optional(),
+    workspaceId: z
+      .string()
+      .regex(/^ws-[0-9a-f-]{8,}$/, 'expected an AMP workspace ID such as ws-1234abcd-...')
+      .optional(),
+  })
+  .superRefine((w, ctx) => {
+    if (w.create && w.workspaceId !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workspaceId'],
+        message: `"create: true" and "workspaceId" (${w.workspaceId}) exclude each other: create a workspace or import one`,
+      });
+    else if (!w.create && w.workspaceId === undefined)
+      ctx.addIssue({ code: 'custom', message: 'expected "create: true" or "workspaceId: ws-..."' });
+    else if (w.workspaceId !== undefined && w.alias !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alias'],
+        message: `"alias" (${w.alias}) applies only to a created workspace, not to workspaceId ${w.workspaceId}`,
+      });
+  })
+  .transform((w): { create: true; alias: string } | { workspaceId: string } =>
+    w.workspaceId !== undefined
+      ? { workspaceId: w.workspaceId }
+      : { create: true, alias: w.alias ?? 'infra-observatory' },
+  );
+
 export const MonitoringSchema = z.strictObject({
   homeRegion: region,
-  workspace: z.union([
-    z.strictObject({ create: z.literal(true), alias: name.default('infra-observatory') }),
-    z.strictObject({
-      workspaceId: z
-        .string()
-        .regex(/^ws-[0-9a-f-]{8,}$/, 'expected an AMP workspace ID such as ws-1234abcd-...'),
-    }),
-  ]),
-  alertEmails: z.array(z.email()).default([]),
+  workspace: WorkspaceSchema,
+  alertEmails: uniqueList(z.email(), 'e-mail').default([]),
   logRetentionDays: z
-    .union(
-      [
-        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
-        3653,
-      ].map((d) => z.literal(d)) as [z.ZodLiteral<number>, ...z.ZodLiteral<number>[]],
-    )
+    .number()
+    .refine((d) => LOG_RETENTION_DAYS.includes(d), {
+      error: (issue) =>
+        `expected one of the retentions CloudWatch Logs offers (${LOG_RETENTION_DAYS.join(', ')}), got ${JSON.stringify(issue.input)}`,
+    })
     .default(30),
+  /**
+   * Base of the `runbook_url` annotation of every alert: the alert name, lower-cased, is appended as
+   * the anchor (`<base>#probetargetdown`).
+   * @default the README of the project repository
+   */
+  runbookBaseUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_RUNBOOK_BASE_URL),
+  /**
+   * Encrypt every log group of the application with a customer managed KMS key (one per region).
+   * @default false - CloudWatch Logs' own encryption
+   */
+  logEncryption: z.boolean().default(false),
   grafana: z
     .strictObject({
       url: z.url({ protocol: /^https$/ }),
@@ -349,5 +552,4 @@ export type ProbesConfig = z.infer<typeof ProbesSchema>;
 export type ProbeRegionConfig = z.infer<typeof ProbeRegionSchema>;
 export type ProbeTargetConfig = z.infer<typeof ProbeTargetSchema>;
 export type UtilizationConfig = z.infer<typeof UtilizationSchema>;
-export type UnderUsePolicy = z.infer<typeof UnderUsePolicySchema>;
 export type MskRollbackConfig = z.infer<typeof MskRollbackSchema>;

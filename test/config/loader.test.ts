@@ -68,7 +68,7 @@ describe('loadConfig', () => {
       c.probes.regions[0].availabilityZones[2].name = 'us-east-1c';
     });
     expect(problemsOf(() => loadConfig(file))).toEqual([
-      'probes.targets[5].name: duplicate target name "payments-db-euw1" (first at targets[0])',
+      'probes.targets[5].name: duplicate target name "payments-db-euw1" (first at targets[0].name)',
       'probes.regions[0].availabilityZones[2].name: AZ "us-east-1c" is not in region eu-west-1',
     ]);
   });
@@ -94,8 +94,22 @@ describe('loadConfig', () => {
   it('reports YAML syntax errors and unreadable files without a stack trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'observatory-config-'));
     writeFileSync(join(dir, 'broken.yaml'), 'monitoring: [unclosed\n');
-    expect(problemsOf(() => loadConfig(join(dir, 'broken.yaml')))[0]).toMatch(/^yaml: /);
+    expect(problemsOf(() => loadConfig(join(dir, 'broken.yaml')))).toEqual([
+      expect.stringMatching(/^yaml: line 2, column 1: Flow sequence in block collection/),
+    ]);
     expect(problemsOf(() => loadConfig(join(dir, 'missing.yaml')))[0]).toMatch(/^cannot read file: .*ENOENT/);
+  });
+
+  it('reports one YAML typo as one problem at its line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'observatory-config-'));
+    // One over-indented key: the parser raises two errors (nested mapping, multi-line key) for it.
+    writeFileSync(
+      join(dir, 'typo.yaml'),
+      'project: Observatory\nmonitoring:\n  homeRegion: eu-west-1\n   workspace: {}\n',
+    );
+    expect(problemsOf(() => loadConfig(join(dir, 'typo.yaml')))).toEqual([
+      'yaml: line 3, column 15: Nested mappings are not allowed in compact mappings',
+    ]);
   });
 
   it('formats paths the way operators read them', () => {
@@ -117,5 +131,13 @@ describe('cdk app with a bad config', () => {
     expect(res.stderr).toContain('probes.targets[0].port: expected 1-65535, got 0');
     expect(res.stderr).not.toMatch(/at .*\.ts:\d+/);
     expect(readdirSync(out)).toEqual([]);
+  });
+});
+
+describe('the region list', () => {
+  it('is the list aws-cdk-lib region-info publishes', async () => {
+    const { RegionInfo } = await import('aws-cdk-lib/region-info');
+    const { AWS_REGIONS } = await import('../../lib/config/regions.ts');
+    expect([...AWS_REGIONS].sort()).toEqual(RegionInfo.regions.map((r) => r.name).sort());
   });
 });
