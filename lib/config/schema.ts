@@ -6,6 +6,7 @@
  * Every object is strict: an unknown key is an error, so a typo never silently falls back to a default.
  */
 import { z } from 'zod';
+import { DEFAULT_BATCH_LIMITS } from '#contracts/utilization-batch';
 
 const region = z
   .string()
@@ -239,6 +240,18 @@ export const UtilizationSchema = z.strictObject({
   periodSeconds: z.union([z.literal(60), z.literal(300), z.literal(3600)]).default(300),
   /** Windows end this long before now, so late CloudWatch datapoints are complete. */
   delayMinutes: z.number().int().min(0).max(60).default(10),
+  /**
+   * Most metric rows in one batch: a shard with more is split into several batches. The default fits
+   * the store function's memory with margin.
+   */
+  batchMaxRows: z.number().int().min(100).max(1_000_000).default(DEFAULT_BATCH_LIMITS.maxRows),
+  /** Most bytes of one batch's JSON: a shard with more is split. Default 16 MiB. */
+  batchMaxBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(256 * 1024 * 1024)
+    .default(DEFAULT_BATCH_LIMITS.maxBytes),
   /** Shards collected at once by the collection workflow. */
   maxConcurrency: z.number().int().min(1).max(40).default(8),
   /** Percentage of shards that may fail before the run fails. */
