@@ -9,7 +9,8 @@
  * instance without the agent must be told apart from one that was idle.
  *
  * Statistics: Average and Maximum everywhere, plus Minimum for the "free" RDS metrics (the least free
- * storage or memory is the peak use). No p95: with 60-300 s periods and 1-5 samples per period a
+ * storage or memory is the peak use), except EC2 network bytes: Sum and Maximum (bytes per period,
+ * right for basic and detailed monitoring alike). No p95: with 60-300 s periods and 1-5 samples per period a
  * per-period p95 is the Maximum at the same price; the report derives window percentiles from the
  * per-period rows instead.
  *
@@ -88,6 +89,12 @@ export interface MetricSpec {
 
 const AVG_MAX: readonly Statistic[] = ['Average', 'Maximum'];
 const FREE: readonly Statistic[] = ['Average', 'Minimum', 'Maximum'];
+/**
+ * EC2 network bytes: `Sum` is the bytes moved in the period whatever the monitoring interval, where an
+ * `Average` is bytes per sample (5 minutes basic, 1 minute detailed) and undercounts detailed monitoring
+ * 5x when read as 5-minute bytes. `Maximum` keeps the busiest sample.
+ */
+const BYTES_SUM_MAX: readonly Statistic[] = ['Sum', 'Maximum'];
 /** Broker CPU: the cluster mean and the hottest broker. */
 const CPU_FOLD = { Average: 'AVG', Maximum: 'MAX' } as const;
 /** Broker throughput adds up; the Maximum row is the sum of broker peaks, an upper bound of the cluster peak. */
@@ -97,8 +104,8 @@ const BYTES_FOLD = { Average: 'SUM', Maximum: 'SUM' } as const;
 export const METRIC_CATALOG: Readonly<Record<Service, readonly MetricSpec[]>> = {
   ec2: [
     { namespace: 'AWS/EC2', metricName: 'CPUUtilization', unit: 'Percent', statistics: AVG_MAX },
-    { namespace: 'AWS/EC2', metricName: 'NetworkIn', unit: 'Bytes', statistics: AVG_MAX },
-    { namespace: 'AWS/EC2', metricName: 'NetworkOut', unit: 'Bytes', statistics: AVG_MAX },
+    { namespace: 'AWS/EC2', metricName: 'NetworkIn', unit: 'Bytes', statistics: BYTES_SUM_MAX },
+    { namespace: 'AWS/EC2', metricName: 'NetworkOut', unit: 'Bytes', statistics: BYTES_SUM_MAX },
   ],
   rds: [
     { namespace: 'AWS/RDS', metricName: 'CPUUtilization', unit: 'Percent', statistics: AVG_MAX },

@@ -2,7 +2,8 @@
  * Collect function: one invocation per (account, region, service) shard of a collection run.
  *
  * Event: the shard plus collection parameters (`CollectEventSchema`). Environment: `BATCH_BUCKET`,
- * `STORE_QUEUE_URL`. Returns a `CollectSummary`. A shard that cannot be entered or read (AccessDenied,
+ * `STORE_QUEUE_URL`, and the batch bounds `BATCH_MAX_ROWS`, `BATCH_MAX_BYTES` (a larger shard is sent
+ * as several batches). Returns a `CollectSummary`. A shard that cannot be entered or read (AccessDenied,
  * disabled region) throws an error named `ShardError` whose message holds the account and the reason,
  * for the Map state to catch; any other error is an ordinary, retryable failure.
  *
@@ -14,6 +15,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
+import { BATCH_LIMIT_ENV, DEFAULT_BATCH_LIMITS } from '#contracts/utilization-batch';
 import { logger, metrics, observed, traced } from '#shared/powertools';
 import { assumeRoleCredentials, type CredentialsPort, partitionOf } from './assume-role.ts';
 import { createShardClients } from './aws-clients.ts';
@@ -70,6 +72,8 @@ export type CollectEvent = z.infer<typeof CollectEventSchema>;
 const EnvSchema = z.object({
   BATCH_BUCKET: z.string().min(3, 'BATCH_BUCKET must name the batch bucket'),
   STORE_QUEUE_URL: z.url({ error: 'STORE_QUEUE_URL must be the store queue URL' }),
+  [BATCH_LIMIT_ENV.maxRows]: z.coerce.number().int().positive().default(DEFAULT_BATCH_LIMITS.maxRows),
+  [BATCH_LIMIT_ENV.maxBytes]: z.coerce.number().int().positive().default(DEFAULT_BATCH_LIMITS.maxBytes),
 });
 
 const sts = traced(new STSClient({}));
@@ -121,6 +125,7 @@ export const handler = observed(async (raw: unknown): Promise<CollectSummary> =>
         periodSeconds: event.periodSeconds,
         delayMinutes: event.delayMinutes,
         ...(event.runStartedAt ? { runStartedAt: new Date(event.runStartedAt) } : {}),
+        batchLimits: { maxRows: env[BATCH_LIMIT_ENV.maxRows], maxBytes: env[BATCH_LIMIT_ENV.maxBytes] },
       },
       {
         credentials: credentialsFor(event),

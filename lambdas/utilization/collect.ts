@@ -2,6 +2,7 @@
  * Collection of one shard (account, region, service), with every dependency behind a port:
  * credentials -> discovery -> CWAgent inventory (EC2) -> GetMetricData -> rows -> batch -> sink.
  */
+import type { BatchLimits } from '#contracts/utilization-batch';
 import type { CredentialsPort, MemberCredentials } from './assume-role.ts';
 import type { CredentialsProvider, ShardClients } from './aws-clients.ts';
 import type { BatchSink } from './batch-sink.ts';
@@ -17,7 +18,7 @@ import {
 } from './cloudwatch.ts';
 import { discover, type TaskSize } from './discovery.ts';
 import { InstanceTypeCatalog, type InstanceTypeSpec } from './instance-types.ts';
-import { batchKeyFor, buildBatch, toMetricRows } from './normalize.ts';
+import { batchKeyFor, buildBatch, partKeyFor, splitBatch, toMetricRows } from './normalize.ts';
 import type { Shard } from './rows.ts';
 import { asShardError, ShardError } from './shard-error.ts';
 
@@ -29,6 +30,8 @@ export interface CollectRequest {
   readonly delayMinutes: number;
   /** The instant windows are computed from. @default - `ports.now()` */
   readonly runStartedAt?: Date;
+  /** Bounds of one batch: a larger shard goes out as several. @default DEFAULT_BATCH_LIMITS */
+  readonly batchLimits?: BatchLimits;
 }
 
 /** The collector's dependencies. */
@@ -50,10 +53,14 @@ export interface CollectPorts {
 /** The result of a shard, small enough for a Step Functions state. */
 export interface CollectSummary {
   readonly shard: Shard;
+  /** ID of the (first) batch. */
   readonly batchId: string;
   readonly window: { readonly start: string; readonly end: string; readonly periodSeconds: number };
   readonly bucket: string;
+  /** S3 key of the (first) batch. */
   readonly key: string;
+  /** Batches the shard was split into (1 unless it exceeded the batch limits). */
+  readonly batches: number;
   readonly resources: number;
   readonly rows: number;
   readonly getMetricDataCalls: number;
@@ -144,7 +151,12 @@ export async function collectShard(request: CollectRequest, ports: CollectPorts)
       rows: normalized.rows,
       stats: { getMetricDataCalls: fetched.getMetricDataCalls, metricsRequested: fetched.metricsRequested },
     });
-    const { bucket, key } = await ports.sink.put(batch, batchKeyFor(shard, window));
+    const parts = splitBatch(batch, request.batchLimits);
+    const sent = [];
+    // One after another: a part is at most one batch in memory, and a retried shard resends the same IDs.
+    for (const [i, part] of parts.entries())
+      sent.push(await ports.sink.put(part, partKeyFor(batchKeyFor(shard, window), i, parts.length)));
+    const { bucket, key, batchId } = sent[0]!;
 
     notes.push(...fetched.messages);
     if (normalized.dropped > 0)
@@ -153,10 +165,11 @@ export async function collectShard(request: CollectRequest, ports: CollectPorts)
     return {
       summary: {
         shard,
-        batchId: batch.batchId,
+        batchId,
         window: { start: batch.window.start, end: batch.window.end, periodSeconds: window.periodSeconds },
         bucket,
         key,
+        batches: parts.length,
         resources: resources.length,
         rows: batch.rows.length,
         getMetricDataCalls: fetched.getMetricDataCalls,

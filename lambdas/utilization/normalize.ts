@@ -1,6 +1,7 @@
 /**
  * GetMetricData results to unified rows, and the batch that carries them (pure).
  */
+import { type BatchLimits, DEFAULT_BATCH_LIMITS } from '#contracts/utilization-batch';
 import type { CollectionWindow, SeriesData, SeriesRef } from './cloudwatch.ts';
 import {
   type Batch,
@@ -156,4 +157,97 @@ export function buildBatch(parts: BatchParts): Batch {
       metricsRequested: parts.stats.metricsRequested,
     },
   });
+}
+
+const utf8Bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8');
+
+/** One part under construction. */
+interface Part {
+  rows: MetricRow[];
+  resources: ResourceRow[];
+  arns: Set<string>;
+  bytes: number;
+}
+
+/**
+ * Splits a batch into parts within both limits (pure). Rows keep their order and each lands in exactly
+ * one part; a part carries the resources its rows belong to (a resource whose rows span two parts is
+ * in both: the store upserts it), resources without rows fill the last parts, and the CloudWatch cost
+ * (`stats`) travels with the first part only. A batch within the limits comes back unchanged; parts
+ * are named `<batchId>-part<k>of<n>`, so a re-run of the same collection makes the same IDs and the
+ * store recognises each part's redelivery.
+ * @param batch a built batch
+ * @param limits bounds of one part @default DEFAULT_BATCH_LIMITS
+ * @throws Error when one row or resource alone does not fit in `maxBytes`
+ */
+export function splitBatch(batch: Batch, limits: BatchLimits = DEFAULT_BATCH_LIMITS): Batch[] {
+  if (!(limits.maxRows >= 1) || !(limits.maxBytes >= 1)) {
+    throw new Error(`batch limits must be positive, got ${limits.maxRows} rows and ${limits.maxBytes} bytes`);
+  }
+  if (batch.rows.length <= limits.maxRows && utf8Bytes(batch) <= limits.maxBytes) return [batch];
+
+  // The envelope with the longest part ID this batch can get, and a comma per array item.
+  const { rows: _rows, resources: _resources, stats, ...head } = batch;
+  const envelope = utf8Bytes({
+    ...head,
+    batchId: `${batch.batchId}-part99999of99999`,
+    resources: [],
+    rows: [],
+    stats,
+  });
+  const resourceOf = new Map(batch.resources.map((r) => [r.resourceArn, { r, bytes: utf8Bytes(r) + 1 }]));
+  const tooLarge = (what: string, bytes: number) =>
+    new Error(
+      `${what} takes ${bytes} bytes with the batch envelope, more than batchMaxBytes ${limits.maxBytes}`,
+    );
+
+  const parts: Part[] = [];
+  const fresh = (): Part => {
+    const part = { rows: [], resources: [], arns: new Set<string>(), bytes: envelope };
+    parts.push(part);
+    return part;
+  };
+  let part = fresh();
+  for (const row of batch.rows) {
+    const rowBytes = utf8Bytes(row) + 1;
+    const cost = (p: Part) =>
+      rowBytes + (p.arns.has(row.resourceArn) ? 0 : (resourceOf.get(row.resourceArn)?.bytes ?? 0));
+    if (part.rows.length >= limits.maxRows || part.bytes + cost(part) > limits.maxBytes) {
+      if (part.rows.length > 0 || part.resources.length > 0) part = fresh();
+      if (part.bytes + cost(part) > limits.maxBytes)
+        throw tooLarge(`row ${naturalKey(row)}`, part.bytes + cost(part));
+    }
+    part.bytes += cost(part);
+    const resource = resourceOf.get(row.resourceArn);
+    if (resource && !part.arns.has(row.resourceArn)) part.resources.push(resource.r);
+    part.arns.add(row.resourceArn);
+    part.rows.push(row);
+  }
+  const placed = new Set(parts.flatMap((p) => [...p.arns]));
+  for (const { r, bytes } of resourceOf.values()) {
+    if (placed.has(r.resourceArn)) continue;
+    if (part.bytes + bytes > limits.maxBytes) part = fresh();
+    if (part.bytes + bytes > limits.maxBytes) throw tooLarge(`resource ${r.resourceArn}`, part.bytes + bytes);
+    part.resources.push(r);
+    part.bytes += bytes;
+  }
+  const n = parts.length;
+  return parts.map((p, i) => ({
+    ...head,
+    batchId: n === 1 ? batch.batchId : `${batch.batchId}-part${i + 1}of${n}`,
+    resources: p.resources,
+    rows: p.rows,
+    ...(i === 0 && stats ? { stats } : {}),
+  }));
+}
+
+/**
+ * The S3 key of a part of a batch: the batch's key, with `.part<k>of<n>` before `.json` when the batch
+ * was split.
+ * @param key the whole batch's key (`batchKeyFor`)
+ * @param index zero-based part index
+ * @param parts number of parts
+ */
+export function partKeyFor(key: string, index: number, parts: number): string {
+  return parts === 1 ? key : key.replace(/\.json$/, `.part${index + 1}of${parts}.json`);
 }

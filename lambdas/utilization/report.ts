@@ -6,8 +6,10 @@
  * Statistics are computed in SQL (`percentile_cont` over `metric_rows`) and only findings leave the
  * database (the Data API answers at most 1 MiB). Per service, over the policy's `days` up to `asOf`:
  * - ec2: p95 of CPUUtilization (Average per period) below `cpuP95BelowPercent`, and network in+out per
- *   day below `networkBytesPerDayBelow` (from Sum rows when collected; otherwise mean Average x 288,
- *   which is exact for basic monitoring's 5-minute samples).
+ *   day below `networkBytesPerDayBelow`. The collector stores `Sum` rows (bytes per period, right for
+ *   basic and detailed monitoring alike) and the report scales their total by the seconds they cover.
+ *   Data stored before Sum was collected falls back to mean Average x 288, exact for basic
+ *   monitoring's 5-minute samples and 5x low for detailed monitoring.
  * - rds: the largest DatabaseConnections datapoint below `maxConnectionsBelow` (1: no connection at all).
  * - ecs: p95 of CPUUtilization and of MemoryUtilization (Average) below their thresholds. Memory is
  *   only trusted when the resource has memory metrics (`has_agent_metrics`): a service without them is

@@ -9,6 +9,7 @@ import { isIP, isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { formatPath } from '#contracts/issues';
 import { UnderUsePolicySchema } from '#contracts/utilization';
+import { DEFAULT_BATCH_LIMITS } from '#contracts/utilization-batch';
 import { KAFKA_SHA512 } from '../msk-rollback/mm2-image.ts';
 import { AWS_REGIONS } from './regions.ts';
 import { scheduleProblem } from './schedule.ts';
@@ -345,6 +346,18 @@ export const UtilizationSchema = z.strictObject({
   periodSeconds: z.union([z.literal(60), z.literal(300), z.literal(3600)]).default(300),
   /** Windows end this long before now, so late CloudWatch datapoints are complete. */
   delayMinutes: z.number().int().min(0).max(60).default(10),
+  /**
+   * Most metric rows in one batch: a shard with more is split into several batches. The default fits
+   * the store function's memory with margin.
+   */
+  batchMaxRows: z.number().int().min(100).max(1_000_000).default(DEFAULT_BATCH_LIMITS.maxRows),
+  /** Most bytes of one batch's JSON: a shard with more is split. Default 16 MiB. */
+  batchMaxBytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(256 * 1024 * 1024)
+    .default(DEFAULT_BATCH_LIMITS.maxBytes),
   /** Shards collected at once by the collection workflow. */
   maxConcurrency: z.number().int().min(1).max(40).default(8),
   /** Percentage of shards that may fail before the run fails. */

@@ -30,6 +30,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import { BATCH_LIMIT_ENV } from '#contracts/utilization-batch';
 import type { UtilizationConfig } from '../config/schema.ts';
 import { acknowledge, arnWildcardFinding } from '../observability/nag.ts';
 import { METRICS_NAMESPACE, ObservedFunction } from '../observability/observed-function.ts';
@@ -247,7 +248,12 @@ export class UtilizationStack extends Stack {
       timeout: Duration.minutes(10),
       memorySize: 1024,
       roleName: props.collectorRoleName,
-      environment: { BATCH_BUCKET: this.batchBucket.bucketName, STORE_QUEUE_URL: this.storeQueue.queueUrl },
+      environment: {
+        BATCH_BUCKET: this.batchBucket.bucketName,
+        STORE_QUEUE_URL: this.storeQueue.queueUrl,
+        [BATCH_LIMIT_ENV.maxRows]: String(config.batchMaxRows),
+        [BATCH_LIMIT_ENV.maxBytes]: String(config.batchMaxBytes),
+      },
     });
     this.collect.role.addToPrincipalPolicy(
       new iam.PolicyStatement({

@@ -72,6 +72,7 @@ describe('collectShard', () => {
       shard,
       batchId: '111122223333-eu-west-1-ec2-20240501T095500Z_20240501T105500Z_300s',
       key: 'batches/ec2/111122223333/eu-west-1/20240501T095500Z_20240501T105500Z_300s.json',
+      batches: 1,
       resources: 4,
       getMetricDataCalls: 1,
       metricsRequested: 24,
@@ -83,6 +84,36 @@ describe('collectShard', () => {
     expect(batch.rows).toHaveLength(22 * 12);
     expect(summary.rows).toBe(batch.rows.length);
     expect(new Set(batch.rows.map((r) => r.resourceArn))).not.toContain(arnOf('i-0a1b2c3d4e5f60003'));
+  });
+
+  it('sends a shard larger than the batch limits as several batches within them', async () => {
+    const { ports, written } = setup();
+    const limits = { maxRows: 100, maxBytes: 1024 * 1024 };
+    const { summary } = await collectShard({ ...request, batchLimits: limits }, ports);
+    // 264 rows at most 100 a batch.
+    expect(written.map((w) => w.batch.rows.length)).toEqual([100, 100, 64]);
+    expect(written.map((w) => w.key)).toEqual(
+      [1, 2, 3].map(
+        (k) => `batches/ec2/111122223333/eu-west-1/20240501T095500Z_20240501T105500Z_300s.part${k}of3.json`,
+      ),
+    );
+    for (const { batch } of written) {
+      expect(Buffer.byteLength(JSON.stringify(batch))).toBeLessThanOrEqual(limits.maxBytes);
+      expect(() => BatchSchema.parse(batch)).not.toThrow();
+    }
+    expect(
+      new Set(
+        written.flatMap((w) =>
+          w.batch.rows.map((r) => `${r.resourceArn}${r.metric}${r.statistic}${r.periodStart}`),
+        ),
+      ).size,
+    ).toBe(264);
+    expect(summary).toMatchObject({
+      batches: 3,
+      rows: 264,
+      batchId: '111122223333-eu-west-1-ec2-20240501T095500Z_20240501T105500Z_300s-part1of3',
+      key: written[0]!.key,
+    });
   });
 
   it('flags an instance without the agent and never emits memory rows for it', async () => {
