@@ -1,42 +1,72 @@
 /**
  * Stores a batch idempotently: the ledger row and the data rows commit in one transaction.
  *
- * How a delivery of batch B is decided, inside one transaction:
- * 1. `INSERT INTO batch_ledger ... ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id`. The primary key
- *    decides races: a concurrent delivery of B blocks on the uncommitted ledger row until the first
- *    transaction commits (then it sees the conflict) or rolls back (then its insert goes ahead).
- * 2. Inserted: upsert resources, then metric rows, in chunks; commit. Any error rolls everything back,
- *    ledger row included, so a retry starts from scratch.
- * 3. Not inserted: the existing ledger row is locked (`FOR UPDATE`) and read.
- *    - stored, same checksum: `duplicate`, no data written (only `attempts` is counted up);
- *    - stored, other checksum: `rejected` as a conflict (the stored data is kept, the ledger notes it);
- *    - rejected earlier: this delivery may be the fixed batch: the ledger row is taken over and the
- *      rows are written as in 2.
- * An invalid batch writes (or counts up) a `rejected` ledger row with its reason, and no data rows.
+ * A delivery is identified by its batch ID and its collection time (`collectedAt`): collecting the same
+ * window again (CloudWatch revises recent datapoints) is a new delivery of the same batch ID that
+ * supersedes the older one row by row, whichever arrives first. How a delivery is decided:
+ * 0. Bounds: a batch over `maxBatchBytes` or `maxBatchRows` is refused before it is parsed or validated
+ *    (recorded as `rejected` with the reason), so no batch can run the store out of memory.
+ * 1. Fast path: the sha256 of the raw bytes is looked up in the ledger; a stored delivery with the same
+ *    bytes makes this one a `duplicate` at the cost of one indexed statement (no parse, no validation).
+ * 2. Otherwise the batch is validated; an invalid batch writes (or counts up) a `rejected` ledger row with
+ *    its reason, and no data rows.
+ * 3. The monthly partitions of `metric_rows` the rows fall into are created if missing (own statement,
+ *    outside the transaction, so the brief lock it takes is not held while rows are written).
+ * 4. In one transaction: `INSERT INTO batch_ledger ... ON CONFLICT (batch_id, collected_at) DO NOTHING`.
+ *    The primary key decides races: a concurrent delivery blocks on the uncommitted ledger row until the
+ *    first transaction commits (then it sees the conflict) or rolls back (then its insert goes ahead).
+ *    - Inserted: upsert resources, then metric rows, in chunks; commit. A metric row is replaced only by a
+ *      row of a later collection (ties between different batch IDs go to the greater ID), so the outcome
+ *      does not depend on arrival order. Any error rolls everything back, ledger row included.
+ *    - Not inserted: the existing ledger row of this delivery is locked (`FOR UPDATE`) and read. Stored
+ *      with the same checksum: `duplicate` (only `attempts` is counted up). Stored with another checksum:
+ *      `rejected` as a conflict (same batch ID and collection time, different content; the stored data is
+ *      kept, the ledger notes it). Rejected earlier: this delivery may be the fixed batch and takes the
+ *      ledger row over.
+ *    A delivery whose content equals another stored delivery of the same batch is reported `duplicate`
+ *    (its own ledger row records it); its rows are written only when it is the later collection, so the
+ *    rows carry the latest collection time.
+ *
+ * Rows travel as ONE JSON text parameter per chunk, expanded in SQL by `json_to_recordset` into the
+ * upsert: the same statement over node-postgres and the RDS Data API (which has no array parameters), a
+ * fixed SQL text of about 1 KB, and chunks cut by the serialized request size so every Data API request
+ * stays inside its 4 MiB limit.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import { affectedRows, type Db } from '#shared/db/client';
-import { batchLedger, metricRows, resources } from '#shared/db/schema';
+import { ensureMetricPartitions } from '#shared/db/partitions';
+import { batchLedger, UNKNOWN_COLLECTED_AT } from '#shared/db/schema';
 import type { MetricRow, ResourceRow } from './rows.ts';
-import { type InvalidBatch, type ValidBatch, validateBatch } from './validate.ts';
+import { type InvalidBatch, sha256, type ValidBatch, validateBatch } from './validate.ts';
 
-/** PostgreSQL's limit on bind parameters in one statement. */
-export const PG_MAX_PARAMS = 65_535;
-/** Bind parameters per metric row in the upsert. */
-export const METRIC_ROW_PARAMS = 13;
-/** Bind parameters per resource in the upsert. */
-export const RESOURCE_PARAMS = 14;
+/** The RDS Data API's limit on the SQL text of one ExecuteStatement request, in characters. */
+export const DATA_API_MAX_SQL_CHARS = 65_536;
+/** The RDS Data API's limit on one request, in bytes. */
+export const DATA_API_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 /**
- * Default rows per INSERT statement. 500 metric rows are about 6,500 parameters, about 25 KiB of SQL text
- * and about 0.5 MiB of Data API parameter JSON: inside the Data API's 4 MiB request and the SQL text limit,
- * and large enough that node-postgres spends its time in the database, not in round trips (bench/store.ts).
+ * Bytes of one Data API request kept for everything beside the chunk parameter: the SQL text (about
+ * 1 KB here), cluster and secret ARNs, database name, transaction ID, the other parameters and the JSON
+ * framing. 64 KiB covers them many times over.
  */
-export const DEFAULT_CHUNK_ROWS = 500;
+export const REQUEST_OVERHEAD_BYTES = 64 * 1024;
 /**
- * Default cap on the estimated parameter payload of one statement. Resources carry tags and can be large;
- * 1 MiB keeps a Data API request well under its 4 MiB limit whatever the tags.
+ * Largest chunk parameter, in bytes as it travels inside the Data API's JSON request (quotes and
+ * backslashes escaped), so that no request can pass `DATA_API_MAX_REQUEST_BYTES`.
  */
-export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+export const MAX_CHUNK_BYTES = DATA_API_MAX_REQUEST_BYTES - REQUEST_OVERHEAD_BYTES;
+/**
+ * Default rows per statement. With one JSON parameter per chunk the statement count matters little;
+ * 5,000 rows (about 1.2 MB of JSON) keeps each statement short enough to show progress and well inside
+ * the byte limit (bench/store.ts measures the effect).
+ */
+export const DEFAULT_CHUNK_ROWS = 5_000;
+/**
+ * Default largest batch the store accepts, in bytes of its JSON. A 64 MiB batch (about 200,000 rows)
+ * peaks well under the store function's 1 GiB (bench/store.ts measures peak RSS).
+ */
+export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024;
+/** Default largest batch the store accepts, in metric rows plus resources. */
+export const DEFAULT_MAX_BATCH_ROWS = 200_000;
 
 /** What happened to one delivery of a batch. */
 export type StoreOutcome = 'stored' | 'duplicate' | 'rejected';
@@ -64,20 +94,33 @@ export interface ChunkProgress {
   /** Index of this chunk within its table, from 0. */
   readonly index: number;
   readonly rows: number;
+  /** Bytes of the chunk's JSON parameter as it travels in a Data API request. */
+  readonly requestBytes: number;
 }
 
-/** Tuning and hooks of `storeBatch`. */
+/** Tuning, bounds and hooks of `storeBatch`. */
 export interface StoreOptions {
   /**
-   * Maximum rows per INSERT statement (clamped to what fits PostgreSQL's 65,535 bind parameters).
+   * Maximum rows per statement.
    * @default DEFAULT_CHUNK_ROWS
    */
   readonly chunkRows?: number;
   /**
-   * Maximum estimated parameter bytes per statement (keeps Data API requests small).
-   * @default DEFAULT_CHUNK_BYTES
+   * Maximum bytes of a chunk's JSON parameter as sent in a Data API request; clamped to
+   * `MAX_CHUNK_BYTES` so no request can pass the Data API's 4 MiB.
+   * @default MAX_CHUNK_BYTES
    */
   readonly chunkBytes?: number;
+  /**
+   * Largest batch accepted, in bytes of its JSON; a larger one is rejected unread.
+   * @default DEFAULT_MAX_BATCH_BYTES
+   */
+  readonly maxBatchBytes?: number;
+  /**
+   * Largest batch accepted, in metric rows plus resources; a larger one is rejected before validation.
+   * @default DEFAULT_MAX_BATCH_ROWS
+   */
+  readonly maxBatchRows?: number;
   /**
    * Called inside the transaction after each chunk is written; throwing aborts the transaction
    * (used by tests to prove a batch that dies mid-way writes nothing).
@@ -89,18 +132,69 @@ export interface StoreOptions {
 /**
  * Validates and stores one batch; idempotent and safe under concurrent delivery.
  * @param db a drizzle database (node-postgres or Data API)
- * @param input a batch object or the raw JSON text of a batch file
- * @param options chunk sizes and hooks
+ * @param input the raw bytes or JSON text of a batch file, or a batch object
+ * @param options chunk sizes, bounds and hooks
  * @returns stored, duplicate or rejected (with the reason); throws only on database errors, which
  *   leave nothing written (retry the delivery)
  */
 export async function storeBatch(db: Db, input: unknown, options: StoreOptions = {}): Promise<StoreResult> {
-  const validation = validateBatch(input);
+  const bytes = rawBytes(input);
+  // Hashing bytes is several times faster than hashing the same text as a JS string.
+  const rawHash = sha256(bytes);
+  const maxBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+  if (bytes.byteLength > maxBytes) {
+    return recordRejection(db, {
+      ok: false,
+      partial: { rowCount: 0, resourceCount: 0 },
+      reason: oversizeReason(bytes.byteLength, maxBytes),
+      checksum: rawHash,
+    });
+  }
+
+  const known = await findStoredDelivery(db, rawHash);
+  if (known) return known;
+
+  const text = typeof input === 'string' ? input : input instanceof Uint8Array ? decode(bytes) : input;
+  const validation = validateBatch(text, {
+    rawChecksum: rawHash,
+    maxRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
+  });
   if (!validation.ok) return recordRejection(db, validation);
-  return writeValidBatch(db, validation, options);
+  if (validation.periodRange) {
+    await ensureMetricPartitions(
+      db,
+      new Date(validation.periodRange.min),
+      new Date(validation.periodRange.max),
+    );
+  }
+  return writeValidBatch(db, validation, rawHash, options);
 }
 
-async function writeValidBatch(db: Db, v: ValidBatch, options: StoreOptions): Promise<StoreResult> {
+/** Why a batch over the byte bound is refused; names the size, the bound and what to do. */
+export function oversizeReason(size: number, maxBytes: number): string {
+  return `batch is ${size} bytes, more than the store's limit of ${maxBytes} bytes: collect it in smaller batches (the collector's batch size settings)`;
+}
+
+/** The redelivery fast path: one statement that counts the attempt on a stored delivery with these bytes. */
+async function findStoredDelivery(db: Db, rawHash: string): Promise<StoreResult | undefined> {
+  const [hit] = await db
+    .update(batchLedger)
+    .set({ attempts: sql`${batchLedger.attempts} + 1`, updatedAt: sql`now()` })
+    .where(and(eq(batchLedger.rawHash, rawHash), eq(batchLedger.status, 'stored')))
+    .returning({
+      batchId: batchLedger.batchId,
+      rows: batchLedger.rowCount,
+      resources: batchLedger.resourceCount,
+    });
+  return hit ? { ...hit, outcome: 'duplicate', rowsChanged: 0, duplicateRowsCollapsed: 0 } : undefined;
+}
+
+async function writeValidBatch(
+  db: Db,
+  v: ValidBatch,
+  rawHash: string,
+  options: StoreOptions,
+): Promise<StoreResult> {
   const { batch } = v;
   const base = {
     batchId: batch.batchId,
@@ -108,6 +202,7 @@ async function writeValidBatch(db: Db, v: ValidBatch, options: StoreOptions): Pr
     resources: v.resources.length,
     duplicateRowsCollapsed: v.duplicateRows,
   };
+  const collectedAt = new Date(batch.collectedAt);
   const ledgerValues = {
     batchId: batch.batchId,
     accountId: batch.shard.accountId,
@@ -115,42 +210,44 @@ async function writeValidBatch(db: Db, v: ValidBatch, options: StoreOptions): Pr
     service: batch.shard.service,
     windowStart: new Date(batch.window.start),
     windowEnd: new Date(batch.window.end),
-    collectedAt: new Date(batch.collectedAt),
+    collectedAt,
     rowCount: v.rows.length,
     resourceCount: v.resources.length,
     checksum: v.checksum,
+    rawHash,
     status: 'stored' as const,
     error: null,
   };
+  const thisDelivery = and(eq(batchLedger.batchId, batch.batchId), eq(batchLedger.collectedAt, collectedAt));
 
   return db.transaction(async (tx) => {
     const inserted = await tx
       .insert(batchLedger)
       .values(ledgerValues)
-      .onConflictDoNothing({ target: batchLedger.batchId })
+      .onConflictDoNothing({ target: [batchLedger.batchId, batchLedger.collectedAt] })
       .returning({ batchId: batchLedger.batchId });
 
     if (inserted.length === 0) {
       const [existing] = await tx
         .select({ status: batchLedger.status, checksum: batchLedger.checksum })
         .from(batchLedger)
-        .where(eq(batchLedger.batchId, batch.batchId))
+        .where(thisDelivery)
         .for('update');
       if (!existing) throw new Error(`ledger row of batch ${batch.batchId} conflicted but cannot be read`);
 
       if (existing.status === 'stored') {
         const conflict = existing.checksum !== v.checksum;
         const reason = conflict
-          ? `batch ${batch.batchId} was already stored with checksum ${existing.checksum}; this delivery has checksum ${v.checksum} (same batch ID, different content)`
+          ? `batch ${batch.batchId} collected at ${batch.collectedAt} was already stored with checksum ${existing.checksum}; this delivery has checksum ${v.checksum} (same batch ID and collection time, different content)`
           : undefined;
         await tx
           .update(batchLedger)
           .set({
             attempts: sql`${batchLedger.attempts} + 1`,
             updatedAt: sql`now()`,
-            ...(reason ? { error: reason } : {}),
+            ...(reason ? { error: reason } : { rawHash: sql`coalesce(${batchLedger.rawHash}, ${rawHash})` }),
           })
-          .where(eq(batchLedger.batchId, batch.batchId));
+          .where(thisDelivery);
         return conflict
           ? { ...base, outcome: 'rejected' as const, rowsChanged: 0, reason: reason! }
           : { ...base, outcome: 'duplicate' as const, rowsChanged: 0 };
@@ -160,7 +257,28 @@ async function writeValidBatch(db: Db, v: ValidBatch, options: StoreOptions): Pr
       await tx
         .update(batchLedger)
         .set({ ...ledgerValues, attempts: sql`${batchLedger.attempts} + 1`, updatedAt: sql`now()` })
-        .where(and(eq(batchLedger.batchId, batch.batchId), eq(batchLedger.status, 'rejected')));
+        .where(and(thisDelivery, eq(batchLedger.status, 'rejected')));
+    }
+
+    // The same content stored under another collection time: nothing new to record but the time.
+    const [twin] = await tx
+      .select({ collectedAt: batchLedger.collectedAt })
+      .from(batchLedger)
+      .where(
+        and(
+          eq(batchLedger.batchId, batch.batchId),
+          ne(batchLedger.collectedAt, collectedAt),
+          eq(batchLedger.status, 'stored'),
+          eq(batchLedger.checksum, v.checksum),
+        ),
+      )
+      .orderBy(sql`${batchLedger.collectedAt} desc`)
+      .limit(1);
+    if (twin) {
+      // Rows are written only by the later collection, so they carry the latest collection time and an
+      // older different collection arriving afterwards still loses to it.
+      if (twin.collectedAt < collectedAt) await writeRows(tx, v, options);
+      return { ...base, outcome: 'duplicate' as const, rowsChanged: 0 };
     }
 
     const rowsChanged = await writeRows(tx, v, options);
@@ -170,133 +288,182 @@ async function writeValidBatch(db: Db, v: ValidBatch, options: StoreOptions): Pr
 
 async function writeRows(tx: Db, v: ValidBatch, options: StoreOptions): Promise<number> {
   const { batch } = v;
-  const collectedAt = new Date(batch.collectedAt);
-  const maxBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  const wanted = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
+  const shard = batch.shard;
+  const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
+  const chunkBytes = Math.min(options.chunkBytes ?? MAX_CHUNK_BYTES, MAX_CHUNK_BYTES);
+  const collectedAt = new Date(batch.collectedAt).toISOString();
 
-  const resourceChunks = chunk(
-    v.resources,
-    Math.min(wanted, Math.floor(PG_MAX_PARAMS / RESOURCE_PARAMS)),
-    maxBytes,
-    resourceBytes,
-  );
-  for (const [index, part] of resourceChunks.entries()) {
-    await upsertResources(tx, part, batch.batchId);
-    await options.onChunk?.({ table: 'resources', index, rows: part.length });
+  for (const [index, part] of jsonChunks(v.resources, resourceJson, chunkRows, chunkBytes).entries()) {
+    await tx.execute(upsertResourcesSql(part.json, shard, batch.batchId));
+    await options.onChunk?.({ table: 'resources', index, rows: part.rows, requestBytes: part.requestBytes });
   }
 
   let changed = 0;
-  const rowChunks = chunk(
-    v.rows,
-    Math.min(wanted, Math.floor(PG_MAX_PARAMS / METRIC_ROW_PARAMS)),
-    maxBytes,
-    metricRowBytes,
-  );
-  for (const [index, part] of rowChunks.entries()) {
-    changed += await upsertMetricRows(tx, part, batch.batchId, collectedAt);
-    await options.onChunk?.({ table: 'metric_rows', index, rows: part.length });
+  for (const [index, part] of jsonChunks(v.rows, metricRowJson, chunkRows, chunkBytes).entries()) {
+    changed += affectedRows(
+      await tx.execute(upsertMetricRowsSql(part.json, shard, batch.batchId, collectedAt)),
+    );
+    await options.onChunk?.({
+      table: 'metric_rows',
+      index,
+      rows: part.rows,
+      requestBytes: part.requestBytes,
+    });
   }
   return changed;
 }
 
-/** Columns of the row being inserted, as PostgreSQL names them inside ON CONFLICT DO UPDATE. */
-const excluded = (column: string) => sql.raw(`excluded."${column}"`);
-
-async function upsertResources(tx: Db, part: ResourceRow[], batchId: string): Promise<void> {
-  // Descriptive columns follow the most recent observation; first/last seen widen either way, so an
-  // older batch arriving late still extends first_seen without rolling the state back.
-  const newer = sql`${excluded('last_seen')} >= ${resources.lastSeen}`;
-  const latest = (column: string, current: unknown) =>
-    sql`case when ${newer} then ${excluded(column)} else ${current} end`;
-  await tx
-    .insert(resources)
-    .values(
-      part.map((r) => ({
-        arn: r.resourceArn,
-        accountId: r.accountId,
-        region: r.region,
-        service: r.service,
-        type: r.resourceType,
-        name: r.name,
-        state: r.state,
-        tags: r.tags,
-        capacity: r.capacity,
-        attributes: r.attributes ?? {},
-        hasAgentMetrics: r.hasAgentMetrics,
-        firstSeen: new Date(r.observedAt),
-        lastSeen: new Date(r.observedAt),
-        batchId,
-      })),
-    )
-    .onConflictDoUpdate({
-      target: resources.arn,
-      set: {
-        accountId: latest('account_id', resources.accountId),
-        region: latest('region', resources.region),
-        service: latest('service', resources.service),
-        type: latest('type', resources.type),
-        name: latest('name', resources.name),
-        state: latest('state', resources.state),
-        tags: latest('tags', resources.tags),
-        capacity: latest('capacity', resources.capacity),
-        attributes: latest('attributes', resources.attributes),
-        hasAgentMetrics: latest('has_agent_metrics', resources.hasAgentMetrics),
-        batchId: latest('batch_id', resources.batchId),
-        firstSeen: sql`least(${resources.firstSeen}, ${excluded('first_seen')})`,
-        lastSeen: sql`greatest(${resources.lastSeen}, ${excluded('last_seen')})`,
-      },
-    });
+/** The shard columns every row of a batch shares (validation proved they agree). */
+interface ShardColumns {
+  readonly accountId: string;
+  readonly region: string;
+  readonly service: string;
 }
 
-async function upsertMetricRows(
-  tx: Db,
-  part: MetricRow[],
-  batchId: string,
-  collectedAt: Date,
-): Promise<number> {
-  const result = await tx
-    .insert(metricRows)
-    .values(
-      part.map((r) => ({
-        resourceArn: r.resourceArn,
-        metric: r.metric,
-        statistic: r.statistic,
-        periodStart: new Date(r.periodStart),
-        periodSeconds: r.periodSeconds,
-        value: r.value,
-        unit: r.unit,
-        accountId: r.accountId,
-        region: r.region,
-        service: r.service,
-        resourceType: r.resourceType,
-        batchId,
-        collectedAt,
-      })),
-    )
-    .onConflictDoUpdate({
-      target: [
-        metricRows.resourceArn,
-        metricRows.metric,
-        metricRows.statistic,
-        metricRows.periodStart,
-        metricRows.periodSeconds,
-      ],
-      set: {
-        value: excluded('value'),
-        unit: excluded('unit'),
-        accountId: excluded('account_id'),
-        region: excluded('region'),
-        service: excluded('service'),
-        resourceType: excluded('resource_type'),
-        batchId: excluded('batch_id'),
-        collectedAt: excluded('collected_at'),
-        updatedAt: sql`now()`,
-      },
-      // The later collection wins; equal collection times fall back to the batch ID so the outcome does
-      // not depend on arrival order. An older batch arriving late changes nothing.
-      setWhere: sql`(${metricRows.collectedAt}, ${metricRows.batchId}) < (${excluded('collected_at')}, ${excluded('batch_id')})`,
-    });
-  return affectedRows(result);
+/**
+ * Upsert of one chunk of resources from its JSON parameter. Descriptive columns follow the most recent
+ * observation; first/last seen widen either way, so an older batch arriving late still extends first_seen
+ * without rolling the state back.
+ * @param json the chunk as a JSON array of `resourceJson` objects
+ */
+export function upsertResourcesSql(json: string, shard: ShardColumns, batchId: string) {
+  const latest = (column: string) =>
+    sql.raw(
+      `${column} = case when excluded.last_seen >= r.last_seen then excluded.${column} else r.${column} end`,
+    );
+  return sql`insert into resources as r
+      (arn, account_id, region, service, type, name, state, tags, capacity, attributes, has_agent_metrics,
+       first_seen, last_seen, batch_id)
+    select j.arn, ${shard.accountId}, ${shard.region}, ${shard.service}, j.type, j.name, j.state, j.tags,
+           j.capacity, coalesce(j.attributes, '{}'::jsonb), j.agent, j.seen, j.seen, ${batchId}
+      from json_to_recordset(${json}::json)
+        as j(arn text, type text, name text, state text, tags jsonb, capacity jsonb, attributes jsonb,
+             agent boolean, seen timestamptz)
+    on conflict (arn) do update set
+      ${sql.join(
+        [
+          'account_id',
+          'region',
+          'service',
+          'type',
+          'name',
+          'state',
+          'tags',
+          'capacity',
+          'attributes',
+          'has_agent_metrics',
+          'batch_id',
+        ].map(latest),
+        sql`, `,
+      )},
+      first_seen = least(r.first_seen, excluded.first_seen),
+      last_seen = greatest(r.last_seen, excluded.last_seen)`;
+}
+
+/**
+ * Upsert of one chunk of metric rows from its JSON parameter. The later collection wins; equal collection
+ * times (different batch IDs over overlapping windows) fall back to the batch ID, so the outcome does not
+ * depend on arrival order. An older row arriving late changes nothing.
+ * @param json the chunk as a JSON array of `metricRowJson` objects
+ * @param collectedAt ISO time of the batch's collection
+ */
+export function upsertMetricRowsSql(json: string, shard: ShardColumns, batchId: string, collectedAt: string) {
+  return sql`insert into metric_rows as m
+      (resource_arn, metric, statistic, period_start, period_seconds, value, unit, account_id, region,
+       service, resource_type, batch_id, collected_at)
+    select j.a, j.m, j.s, j.p, j.d, j.v, j.u, ${shard.accountId}, ${shard.region}, ${shard.service}, j.t,
+           ${batchId}, ${collectedAt}::timestamptz
+      from json_to_recordset(${json}::json)
+        as j(a text, m text, s text, p timestamptz, d integer, v float8, u text, t text)
+    on conflict (resource_arn, metric, statistic, period_start, period_seconds) do update set
+      value = excluded.value, unit = excluded.unit, account_id = excluded.account_id,
+      region = excluded.region, service = excluded.service, resource_type = excluded.resource_type,
+      batch_id = excluded.batch_id, collected_at = excluded.collected_at, updated_at = now()
+    where (m.collected_at, m.batch_id) < (excluded.collected_at, excluded.batch_id)`;
+}
+
+/** One metric row as the upsert's JSON expects it (short keys: the JSON is most of each request). */
+export function metricRowJson(r: MetricRow): string {
+  const q = JSON.stringify;
+  return `{"a":${q(r.resourceArn)},"m":${q(r.metric)},"s":${q(r.statistic)},"p":${q(r.periodStart)},"d":${r.periodSeconds},"v":${q(r.value)},"u":${q(r.unit)},"t":${q(r.resourceType)}}`;
+}
+
+/** One resource as the upsert's JSON expects it. */
+export function resourceJson(r: ResourceRow): string {
+  return JSON.stringify({
+    arn: r.resourceArn,
+    type: r.resourceType,
+    name: r.name,
+    state: r.state,
+    tags: r.tags,
+    capacity: r.capacity,
+    attributes: r.attributes ?? {},
+    agent: r.hasAgentMetrics,
+    seen: r.observedAt,
+  });
+}
+
+/** A chunk's JSON parameter. */
+export interface JsonChunk {
+  readonly json: string;
+  readonly rows: number;
+  /** Bytes of `json` inside a Data API request body: UTF-8, with `"` and `\` escaped once more. */
+  readonly requestBytes: number;
+}
+
+/**
+ * Serializes items into JSON arrays of at most `maxRows` items and at most `maxBytes` bytes as sent
+ * inside a Data API request (see `requestBytes`).
+ * @throws when a single item alone is larger than `maxBytes`
+ */
+export function jsonChunks<T>(
+  items: readonly T[],
+  toJson: (item: T) => string,
+  maxRows: number,
+  maxBytes: number,
+): JsonChunk[] {
+  if (!(maxRows >= 1)) throw new Error(`chunk size must be at least 1, got ${maxRows}`);
+  const chunks: JsonChunk[] = [];
+  let parts: string[] = [];
+  let bytes = 2; // the brackets
+  const flush = () => {
+    if (parts.length === 0) return;
+    chunks.push({ json: `[${parts.join(',')}]`, rows: parts.length, requestBytes: bytes });
+    parts = [];
+    bytes = 2;
+  };
+  for (const item of items) {
+    const json = toJson(item);
+    const size = requestBytes(json) + 1; // and its comma
+    if (size + 2 > maxBytes) {
+      throw new Error(
+        `one row is ${size} bytes as JSON, more than the ${maxBytes}-byte chunk limit: ${json.slice(0, 200)}`,
+      );
+    }
+    if (parts.length >= maxRows || bytes + size > maxBytes) flush();
+    parts.push(json);
+    bytes += size;
+  }
+  flush();
+  return chunks;
+}
+
+/**
+ * Bytes a JSON text takes as a string value inside another JSON document (the Data API request body):
+ * UTF-8 length plus one backslash for each `"` and `\`. Control characters never occur: the text is
+ * already JSON, which escapes them.
+ */
+export function requestBytes(json: string): number {
+  let n = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c < 0x80) n += c === 0x22 || c === 0x5c ? 2 : 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xe000)
+      n += 2; // half of a surrogate pair: 4 UTF-8 bytes per pair
+    else n += 3;
+  }
+  return n;
 }
 
 async function recordRejection(db: Db, v: InvalidBatch): Promise<StoreResult> {
@@ -311,24 +478,26 @@ async function recordRejection(db: Db, v: InvalidBatch): Promise<StoreResult> {
       service: p.service ?? null,
       windowStart: p.windowStart ?? null,
       windowEnd: p.windowEnd ?? null,
-      collectedAt: p.collectedAt ?? null,
+      collectedAt: p.collectedAt ?? UNKNOWN_COLLECTED_AT,
       rowCount: p.rowCount,
       resourceCount: p.resourceCount,
       checksum: v.checksum,
+      rawHash: v.checksum,
       status: 'rejected',
       error: v.reason,
     })
     .onConflictDoUpdate({
-      target: batchLedger.batchId,
+      target: [batchLedger.batchId, batchLedger.collectedAt],
       set: {
         attempts: sql`${batchLedger.attempts} + 1`,
         updatedAt: sql`now()`,
-        error: excluded('error'),
-        checksum: excluded('checksum'),
-        rowCount: excluded('row_count'),
-        resourceCount: excluded('resource_count'),
+        error: sql.raw('excluded."error"'),
+        checksum: sql.raw('excluded."checksum"'),
+        rawHash: sql.raw('excluded."raw_hash"'),
+        rowCount: sql.raw('excluded."row_count"'),
+        resourceCount: sql.raw('excluded."resource_count"'),
       },
-      // A stored batch stays stored: a later invalid delivery of the same ID is reported, not recorded over it.
+      // A stored delivery stays stored: a later invalid delivery of the same ID is reported, not recorded over it.
       setWhere: sql`${batchLedger.status} = 'rejected'`,
     });
   return {
@@ -343,54 +512,31 @@ async function recordRejection(db: Db, v: InvalidBatch): Promise<StoreResult> {
 }
 
 /**
- * Splits items into chunks of at most `maxItems` items and about `maxBytes` estimated bytes
- * (a single item larger than `maxBytes` gets a chunk of its own).
+ * Records a batch the store refused without reading it (the store function checks an S3 object's size
+ * before downloading it) as rejected in the ledger, under its batch ID when the message named one.
+ * @param key where the batch object is (`s3://bucket/key`), for the ID of an unnamed batch
  */
-export function chunk<T>(
-  items: readonly T[],
-  maxItems: number,
-  maxBytes: number,
-  sizeOf: (item: T) => number,
-): T[][] {
-  if (!(maxItems >= 1)) throw new Error(`chunk size must be at least 1, got ${maxItems}`);
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = sizeOf(item);
-    if (current.length > 0 && (current.length >= maxItems || bytes + size > maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+export async function recordRefusedBatch(
+  db: Db,
+  refused: { batchId?: string; key: string; reason: string },
+): Promise<StoreResult> {
+  const checksum = sha256(refused.key);
+  return recordRejection(db, {
+    ok: false,
+    ...(refused.batchId ? { batchId: refused.batchId } : {}),
+    partial: { rowCount: 0, resourceCount: 0 },
+    reason: refused.reason,
+    checksum,
+  });
 }
 
-/** Data API JSON per parameter beyond its value: `{"name":"123","value":{"stringValue":""},"typeHint":"TIMESTAMP"}`. */
-const PARAM_OVERHEAD_BYTES = 64;
-
-/** Estimated Data API request bytes of one metric row. */
-export function metricRowBytes(r: MetricRow): number {
-  return (
-    METRIC_ROW_PARAMS * PARAM_OVERHEAD_BYTES +
-    2 * r.resourceArn.length + // the ARN, and the batch ID of similar length
-    r.metric.length +
-    r.statistic.length +
-    r.unit.length +
-    r.accountId.length +
-    r.region.length +
-    r.service.length +
-    r.resourceType.length +
-    3 * 24 + // three timestamps
-    32 // numbers
-  );
+function rawBytes(input: unknown): Uint8Array {
+  if (input instanceof Uint8Array) return input;
+  if (typeof input === 'string') return Buffer.from(input, 'utf8');
+  return Buffer.from(JSON.stringify(input) ?? String(input), 'utf8');
 }
 
-/** Estimated Data API request bytes of one resource (its JSON is a fair upper bound). */
-export function resourceBytes(r: ResourceRow): number {
-  return RESOURCE_PARAMS * PARAM_OVERHEAD_BYTES + JSON.stringify(r).length;
+const decoder = new TextDecoder('utf-8', { fatal: false });
+function decode(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
 }

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type StoreResult, storeBatch } from '#utilization/store';
+import { MAX_CHUNK_BYTES, type StoreResult, storeBatch } from '#utilization/store';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { instanceArn, makeBatch } from './store-fixtures.ts';
 
@@ -264,7 +265,7 @@ describe('storeBatch', () => {
     expect(result.outcome).toBe('rejected');
     expect(result.reason).toMatch(
       new RegExp(
-        `^batch ${batch.batchId} was already stored with checksum [0-9a-f]{64}; this delivery has checksum [0-9a-f]{64} \\(same batch ID, different content\\)$`,
+        `^batch ${batch.batchId} collected at ${batch.collectedAt} was already stored with checksum [0-9a-f]{64}; this delivery has checksum [0-9a-f]{64} \\(same batch ID and collection time, different content\\)$`,
       ),
     );
     expect(await snapshot()).toEqual(before);
@@ -287,23 +288,21 @@ describe('storeBatch', () => {
     ).toEqual([42, 1]);
   });
 
-  it('splits large batches to stay under the 65,535 bind-parameter limit whatever chunk size is asked for', async () => {
-    const batch = makeBatch({
-      resources: 50,
-      periods: 60,
-      metrics: [{ metric: 'CPUUtilization' }, { metric: 'NetworkIn' }],
-    }); // 6,000 rows
-    const chunks: number[] = [];
+  it('caps every chunk at what one Data API request can carry, whatever chunk size is asked for', async () => {
+    const batch = makeBatch({ resources: 100, periods: 120 }); // 24,000 rows, about 5 MB of chunk JSON
+    const chunks: { rows: number; requestBytes: number }[] = [];
     const result = await storeBatch(pg.db, batch, {
       chunkRows: 100_000,
       chunkBytes: Number.POSITIVE_INFINITY,
-      onChunk: ({ table, rows }) => {
-        if (table === 'metric_rows') chunks.push(rows);
+      onChunk: ({ table, rows, requestBytes }) => {
+        if (table === 'metric_rows') chunks.push({ rows, requestBytes });
       },
     });
-    expect(result).toMatchObject({ outcome: 'stored', rows: 6000 });
-    expect(chunks).toEqual([5041, 959]);
-    expect(await count('metric_rows')).toBe(6000);
+    expect(result).toMatchObject({ outcome: 'stored', rows: 24_000, rowsChanged: 24_000 });
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const c of chunks) expect(c.requestBytes).toBeLessThanOrEqual(MAX_CHUNK_BYTES);
+    expect(chunks.reduce((n, c) => n + c.rows, 0)).toBe(24_000);
+    expect(await count('metric_rows')).toBe(24_000);
   });
 
   it('keeps first_seen, advances last_seen, and never rolls a resource back to an older observation', async () => {
@@ -325,5 +324,94 @@ describe('storeBatch', () => {
       first_seen: new Date(first.collectedAt),
       last_seen: new Date(later.collectedAt),
     });
+  });
+});
+
+describe('storeBatch: re-collection of the same window', () => {
+  const t0 = new Date('2025-01-06T10:00:00Z');
+  /** The same window (same batch ID) collected at `collectedAt` with every value `v`. */
+  const collection = (collectedAt: string, v: number) =>
+    makeBatch({
+      resources: 2,
+      periods: 6,
+      windowStart: t0,
+      collectedAt: new Date(collectedAt),
+      value: () => v,
+    });
+  const first = collection('2025-01-06T10:40:00Z', 1);
+  const revised = collection('2025-01-06T13:40:00Z', 2);
+  const values = async () =>
+    (
+      await pg.query<{ value: number; collected_at: Date }>('select value, collected_at from metric_rows')
+    ).map((r) => [r.value, r.collected_at.toISOString()]);
+  const deliveries = async () =>
+    pg.query<{ batch_id: string; collected_at: Date; status: string; attempts: number }>(
+      'select batch_id, collected_at, status, attempts from batch_ledger order by collected_at',
+    );
+
+  it('lets a later collection supersede every row, and records both deliveries', async () => {
+    expect(await storeBatch(pg.db, first)).toMatchObject({ outcome: 'stored', rowsChanged: 24 });
+    expect(await storeBatch(pg.db, revised)).toMatchObject({ outcome: 'stored', rowsChanged: 24 });
+    expect(new Set((await values()).map(String))).toEqual(new Set(['2,2025-01-06T13:40:00.000Z']));
+    expect(await deliveries()).toEqual([
+      { batch_id: first.batchId, collected_at: new Date(first.collectedAt), status: 'stored', attempts: 1 },
+      { batch_id: first.batchId, collected_at: new Date(revised.collectedAt), status: 'stored', attempts: 1 },
+    ]);
+  });
+
+  it('changes nothing when the older collection arrives after the newer one', async () => {
+    await storeBatch(pg.db, revised);
+    const before = await snapshot();
+    expect(await storeBatch(pg.db, first)).toMatchObject({ outcome: 'stored', rows: 24, rowsChanged: 0 });
+    expect(await snapshot()).toEqual(before);
+    expect((await deliveries()).map((d) => d.status)).toEqual(['stored', 'stored']);
+  });
+
+  it('keeps the latest collection when a newer one with unchanged values comes between', async () => {
+    // first (value 1), then a re-collection at 16:40 that read the same values as `first`, then the
+    // revised 13:40 collection arrives late: the rows must keep the 16:40 values.
+    const same = { ...collection('2025-01-06T16:40:00Z', 1) };
+    await storeBatch(pg.db, first);
+    expect(await storeBatch(pg.db, same)).toMatchObject({ outcome: 'duplicate', rowsChanged: 0 });
+    expect(await storeBatch(pg.db, revised)).toMatchObject({ outcome: 'stored', rowsChanged: 0 });
+    expect(new Set((await values()).map(String))).toEqual(new Set(['1,2025-01-06T16:40:00.000Z']));
+    expect(await deliveries()).toHaveLength(3);
+  });
+});
+
+describe('storeBatch: redelivery fast path and bounds', () => {
+  it('answers a redelivery of the same bytes from the ledger without validating it again', async () => {
+    const text = JSON.stringify(makeBatch({ resources: 2, periods: 6 }));
+    expect((await storeBatch(pg.db, text)).outcome).toBe('stored');
+    const [entry] = await pg.query<{ raw_hash: string }>('select raw_hash from batch_ledger');
+    expect(entry!.raw_hash).toBe(createHash('sha256').update(text).digest('hex'));
+    // A row limit the batch breaks would reject it at validation: the fast path answers before that.
+    const again = await storeBatch(pg.db, Buffer.from(text), { maxBatchRows: 1 });
+    expect(again).toMatchObject({ outcome: 'duplicate', rows: 24, resources: 2, rowsChanged: 0 });
+    expect(await ledger()).toMatchObject([{ status: 'stored', attempts: 2 }]);
+  });
+
+  it('refuses a batch over the byte bound unread, with the reason in the ledger', async () => {
+    const text = JSON.stringify(makeBatch({ resources: 2, periods: 6 }));
+    const result = await storeBatch(pg.db, text, { maxBatchBytes: 1000 });
+    expect(result.outcome).toBe('rejected');
+    expect(result.reason).toBe(
+      `batch is ${Buffer.byteLength(text)} bytes, more than the store's limit of 1000 bytes: collect it in smaller batches (the collector's batch size settings)`,
+    );
+    expect(await ledger()).toMatchObject([{ status: 'rejected', error: result.reason }]);
+    expect(await count('metric_rows')).toBe(0);
+  });
+
+  it('refuses a batch over the row bound before validating it, naming the counts', async () => {
+    const batch = makeBatch({ resources: 2, periods: 6 });
+    const result = await storeBatch(pg.db, batch, { maxBatchRows: 20 });
+    expect(result).toMatchObject({ outcome: 'rejected', batchId: batch.batchId });
+    expect(result.reason).toBe(
+      "batch has 24 rows and 2 resources, more than the store's limit of 20 in one batch: collect it in smaller batches",
+    );
+    expect(await ledger()).toMatchObject([{ batch_id: batch.batchId, status: 'rejected', row_count: 24 }]);
+    // Within the bound, the same delivery is stored and takes the rejected ledger row over.
+    expect((await storeBatch(pg.db, batch)).outcome).toBe('stored');
+    expect(await ledger()).toMatchObject([{ status: 'stored', attempts: 2, error: null }]);
   });
 });

@@ -6,8 +6,13 @@
  * - `metric_rows`: one CloudWatch datapoint per natural key (resource, metric, statistic, period start,
  *   period length). Upserted; the row from the batch with the later `collected_at` wins.
  * - `resources`: the latest known state of each discovered resource, with first/last seen times.
- * - `batch_ledger`: one row per batch ID: stored or rejected, with a checksum of its canonical content.
- *   The ledger row and the data rows commit in one transaction, which is what makes storing idempotent.
+ * - `batch_ledger`: one row per delivery of a batch ID at one collection time (`collected_at`): stored or
+ *   rejected, with a checksum of its canonical content and a hash of its raw bytes. The ledger row and the
+ *   data rows commit in one transaction, which is what makes storing idempotent.
+ *
+ * `metric_rows` is partitioned by month of `period_start` (PostgreSQL declarative partitioning, partitions
+ * `metric_rows_pYYYYMM`), which drizzle's schema cannot express: migration 0002 makes the table partitioned
+ * and defines the SQL functions that create partitions ahead and drop expired ones (see partitions.ts).
  */
 import { sql } from 'drizzle-orm';
 import {
@@ -84,21 +89,36 @@ export const resources = pgTable(
 export const LEDGER_STATUSES = ['stored', 'rejected'] as const;
 export type LedgerStatus = (typeof LEDGER_STATUSES)[number];
 
-/** One row per batch ID ever delivered: whether it was stored or rejected, and why. */
+/**
+ * `collected_at` of a ledger row whose input had no readable collection time (it could not be parsed):
+ * PostgreSQL's `-infinity`, which sorts before every real time.
+ */
+export const UNKNOWN_COLLECTED_AT = sql`'-infinity'::timestamptz`;
+
+/**
+ * One row per delivery of a batch ID at one collection time: whether it was stored or rejected, and why.
+ * A re-collection of the same window (same batch ID, later `collectedAt`) gets a row of its own.
+ */
 export const batchLedger = pgTable(
   'batch_ledger',
   {
-    batchId: text('batch_id').primaryKey(),
+    batchId: text('batch_id').notNull(),
     accountId: text('account_id'),
     region: text('region'),
     service: text('service'),
     windowStart: tstz('window_start'),
     windowEnd: tstz('window_end'),
-    collectedAt: tstz('collected_at'),
+    /** `collectedAt` of the delivery; `UNKNOWN_COLLECTED_AT` when the input could not be read. */
+    collectedAt: tstz('collected_at').notNull(),
     rowCount: integer('row_count').notNull(),
     resourceCount: integer('resource_count').notNull().default(0),
     /** sha256 (hex) of the canonical content of the batch; of the raw bytes when it could not be parsed. */
     checksum: text('checksum').notNull(),
+    /**
+     * sha256 (hex) of the raw bytes as delivered: a redelivery of the same bytes is found by this hash
+     * before the batch is parsed or validated (null on rows written before migration 0001).
+     */
+    rawHash: text('raw_hash'),
     status: text('status').$type<LedgerStatus>().notNull(),
     error: text('error'),
     receivedAt: tstz('received_at').notNull().defaultNow(),
@@ -107,8 +127,10 @@ export const batchLedger = pgTable(
     attempts: integer('attempts').notNull().default(1),
   },
   (t) => [
+    primaryKey({ name: 'batch_ledger_delivery_key', columns: [t.batchId, t.collectedAt] }),
     check('batch_ledger_status_check', sql`${t.status} in ('stored', 'rejected')`),
     index('batch_ledger_shard_idx').on(t.accountId, t.region, t.service, t.windowEnd),
+    index('batch_ledger_raw_hash_idx').on(t.rawHash),
   ],
 );
 
