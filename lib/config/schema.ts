@@ -6,12 +6,23 @@
  * Every object is strict: an unknown key is an error, so a typo never silently falls back to a default.
  */
 import { z } from 'zod';
+import {
+  azName,
+  DnsTargetSchema,
+  HttpTargetSchema,
+  name,
+  ProbeDiscoverySchema,
+  ProbeTargetSchema,
+  probeSettings,
+  region,
+  TcpTargetSchema,
+} from '#contracts/probes';
 
-const region = z
-  .string()
-  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'expected an AWS region such as eu-west-1');
+// The probe target and settings schemas are the probe function's contract (zod/mini; classic
+// schemas compose them as they are). Re-exported so config users keep one import.
+export { DnsTargetSchema, HttpTargetSchema, ProbeTargetSchema, TcpTargetSchema };
+
 const accountId = z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account ID');
-const azName = z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$/, 'expected an AZ name such as eu-west-1a');
 const azId = z.string().regex(/^[a-z0-9]{2,5}-az\d+$/, 'expected an AZ ID such as euw1-az1');
 const vpcId = z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'expected a VPC ID such as vpc-0abc1234');
 const subnetId = z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet ID such as subnet-0abc1234');
@@ -20,10 +31,6 @@ const securityGroupId = z
   .regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group ID such as sg-0abc1234');
 const arn = (service: string) =>
   z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:`), `expected an ARN of service ${service}`);
-const port = z.number().int().min(1, 'expected 1-65535').max(65535, 'expected 1-65535');
-const name = z
-  .string()
-  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'expected 1-63 letters, digits, "_", "." or "-"');
 /** A schedule expression accepted by EventBridge Scheduler. */
 const schedule = z
   .string()
@@ -61,85 +68,14 @@ export const ProbeRegionSchema = z.strictObject({
     .optional(),
 });
 
-const targetBase = {
-  name,
-  /** Region of the target, when known (becomes the target_region label). */
-  region: region.optional(),
-  /** AZ of the target, when known (becomes the target_az label). */
-  az: azName.optional(),
-  /** Source regions that probe this target; all probe regions when omitted. */
-  from: z.array(region).optional(),
-  /** Probe every address the name resolves to separately. */
-  allAddresses: z.boolean().default(true),
-};
-
-/** A TCP connect target. */
-export const TcpTargetSchema = z.strictObject({
-  ...targetBase,
-  kind: z.literal('tcp'),
-  host: z.string().min(1),
-  port,
-});
-/** An HTTP(S) target with optional assertions. */
-export const HttpTargetSchema = z.strictObject({
-  ...targetBase,
-  kind: z.literal('http'),
-  url: z.url({ protocol: /^https?$/ }),
-  method: z.enum(['GET', 'HEAD']).default('GET'),
-  expectStatus: z.array(z.number().int().min(100).max(599)).default([200]),
-  bodyRegex: z.string().optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-  followRedirects: z.boolean().default(false),
-  /** Fail the probe when the certificate expires in fewer days than this. */
-  certMinDays: z.number().int().min(0).default(14),
-});
-/** A DNS lookup target. */
-export const DnsTargetSchema = z.strictObject({
-  ...targetBase,
-  kind: z.literal('dns'),
-  query: z.string().min(1),
-  recordType: z.enum(['A', 'AAAA', 'CNAME', 'TXT', 'SRV']).default('A'),
-  expectAnswers: z.array(z.string()).optional(),
-});
-/** Any probe target. */
-export const ProbeTargetSchema = z.discriminatedUnion('kind', [
-  TcpTargetSchema,
-  HttpTargetSchema,
-  DnsTargetSchema,
-]);
-
 export const ProbesSchema = z
   .strictObject({
     enabled: z.boolean().default(true),
     schedule: schedule.default('rate(1 minute)'),
-    /** Fresh TCP connections per target per run. */
-    attempts: z.number().int().min(1).max(50).default(5),
-    /** Timeout of one attempt. */
-    timeoutMs: z.number().int().min(100).max(30_000).default(2_000),
-    /** Targets probed at once. */
-    concurrency: z.number().int().min(1).max(256).default(16),
+    ...probeSettings,
     regions: z.array(ProbeRegionSchema).min(1, 'expected at least one probe region'),
     targets: z.array(ProbeTargetSchema).default([]),
-    discovery: z
-      .strictObject({
-        cloudMap: z
-          .array(
-            z.strictObject({
-              namespace: z.string().min(1),
-              services: z.array(z.string()).optional(),
-              port: port.optional(),
-            }),
-          )
-          .default([]),
-        ec2Tags: z
-          .strictObject({
-            tagKey: z.string().min(1).default('observatory:probe'),
-            portTagKey: z.string().min(1).default('observatory:port'),
-            defaultPort: port.default(443),
-          })
-          .optional(),
-      })
-      .default({ cloudMap: [] }),
+    discovery: ProbeDiscoverySchema,
   })
   .superRefine((probes, ctx) => {
     const seen = new Map<string, number>();
@@ -305,7 +241,7 @@ export const MskRollbackSchema = z.strictObject({
 export const MonitoringSchema = z.strictObject({
   homeRegion: region,
   workspace: z.union([
-    z.strictObject({ create: z.literal(true), alias: name.default('infra-observatory') }),
+    z.strictObject({ create: z.literal(true), alias: z._default(name, 'infra-observatory') }),
     z.strictObject({
       workspaceId: z
         .string()
@@ -333,7 +269,7 @@ export const MonitoringSchema = z.strictObject({
 /** The whole config file. */
 export const ObservatoryConfigSchema = z.strictObject({
   /** Prefix of stack names; keep it stable, stack names are a contract. */
-  project: name.default('Observatory'),
+  project: z._default(name, 'Observatory'),
   /** Account everything is deployed to. */
   account: accountId,
   tags: z.record(z.string(), z.string()).default({}),
