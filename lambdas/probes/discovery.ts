@@ -3,20 +3,12 @@
  *
  * Each source is independent: a failing source is recorded in `failures` (and becomes the
  * `probe_discovery_failures` metric) and never stops the others, least of all the static targets.
- * The SDK clients are passed in, so tests fake them at the client boundary.
+ * The SDK clients are passed in, so tests fake them at the client boundary. The SDK modules (about
+ * 600 KB of bundle, most of a cold start) are imported when a source that needs them runs, so a run
+ * without discovery never loads them; the bundler puts them in chunks of their own.
  */
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import {
-  DescribeNetworkInterfacesCommand,
-  DescribeVpcEndpointsCommand,
-  paginateDescribeInstances,
-} from '@aws-sdk/client-ec2';
 import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
-import {
-  paginateListInstances,
-  paginateListNamespaces,
-  paginateListServices,
-} from '@aws-sdk/client-servicediscovery';
 import type { ProbeDiscovery, ProbeTarget } from './event.ts';
 
 /** Where a target came from. */
@@ -51,7 +43,13 @@ export interface DiscoverOptions {
   discovery: ProbeDiscovery;
   mesh?: { vpcEndpointIds: readonly string[]; port: number };
   /** AWS clients; a configured source without its client is a failure. */
-  clients: { serviceDiscovery?: ServiceDiscoveryClient; ec2?: EC2Client };
+  clients: DiscoveryClients;
+}
+
+/** The AWS clients discovery uses; each is needed only by the sources that call it. */
+export interface DiscoveryClients {
+  serviceDiscovery?: ServiceDiscoveryClient;
+  ec2?: EC2Client;
 }
 
 /**
@@ -179,6 +177,9 @@ async function discoverCloudMap(
   sourceRegion: string,
   skipped: DiscoveryResult['skipped'],
 ): Promise<DiscoveredTarget[]> {
+  const { paginateListInstances, paginateListNamespaces, paginateListServices } = await import(
+    '@aws-sdk/client-servicediscovery'
+  );
   let namespaceId = entry.namespace.startsWith('ns-') ? entry.namespace : undefined;
   const namespaceName = entry.namespace;
   if (!namespaceId) {
@@ -257,6 +258,7 @@ async function discoverEc2(
   sourceRegion: string,
   skipped: DiscoveryResult['skipped'],
 ): Promise<DiscoveredTarget[]> {
+  const { paginateDescribeInstances } = await import('@aws-sdk/client-ec2');
   const targets: DiscoveredTarget[] = [];
   const pages = paginateDescribeInstances(
     { client },
@@ -311,6 +313,9 @@ async function discoverMesh(
   sourceRegion: string,
   skipped: DiscoveryResult['skipped'],
 ): Promise<DiscoveredTarget[]> {
+  const { DescribeNetworkInterfacesCommand, DescribeVpcEndpointsCommand } = await import(
+    '@aws-sdk/client-ec2'
+  );
   const endpoints = await client.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [...endpointIds] }));
   const eniToEndpoint = new Map<string, string>();
   for (const ep of endpoints.VpcEndpoints ?? []) {

@@ -7,16 +7,23 @@
  * Discovery that overruns its share is abandoned: the run goes on with the static targets and
  * every configured discovery source is counted as failed.
  */
-import type { EC2Client } from '@aws-sdk/client-ec2';
-import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
-import { type DiscoveryFailure, type DiscoveryResult, discoverTargets } from './discovery.ts';
+import {
+  type DiscoveryClients,
+  type DiscoveryFailure,
+  type DiscoveryResult,
+  discoverTargets,
+} from './discovery.ts';
 import type { ProbeEvent } from './event.ts';
 import { type ProbeOutcome, type Probers, type RunOptions, runProbes } from './run.ts';
 import { runSamples, type SampleSink } from './samples.ts';
 
 /** Ports of an invocation. */
 export interface ExecutePorts {
-  clients: { serviceDiscovery?: ServiceDiscoveryClient; ec2?: EC2Client };
+  /**
+   * Discovery clients, or a function that makes them: called only when the run has a discovery
+   * source, so a run of static targets never loads the AWS SDK.
+   */
+  clients: DiscoveryClients | (() => Promise<DiscoveryClients>);
   /** Where samples go; none in a dry run. */
   sink?: SampleSink;
   /** Epoch ms by which everything, the write included, must be done. */
@@ -64,13 +71,19 @@ export async function executeProbeRun(event: ProbeEvent, ports: ExecutePorts): P
   const discoveryBudget = Math.max(0, (probeDeadline - started) * 0.25);
   const configured = configuredSources(event);
 
-  const discovering = discoverTargets({
-    sourceRegion: event.source.region,
-    targets: event.targets,
-    discovery: event.discovery,
-    ...(event.mesh ? { mesh: event.mesh } : {}),
-    clients: ports.clients,
-  });
+  const discovering = (async () =>
+    discoverTargets({
+      sourceRegion: event.source.region,
+      targets: event.targets,
+      discovery: event.discovery,
+      ...(event.mesh ? { mesh: event.mesh } : {}),
+      clients:
+        typeof ports.clients !== 'function'
+          ? ports.clients
+          : configured.length > 0
+            ? await ports.clients()
+            : {},
+    }))();
   let timer: NodeJS.Timeout | undefined;
   const overrun = new Promise<'overrun'>((resolve) => {
     timer = setTimeout(() => resolve('overrun'), discoveryBudget);

@@ -11,23 +11,22 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { logger, metrics, observed, traced } from '#shared/powertools';
 import { ampRegion, RemoteWriteClient } from '#shared/remote-write';
 import { selfMetricSamples } from '#shared/self-metrics';
+import type { DiscoveryClients } from './discovery.ts';
 import { composeRunRequest, ProbeEventSchema } from './event.ts';
 import { executeProbeRun, type ProbeRunSummary } from './execute.ts';
 import type { SampleSink } from './samples.ts';
 
 const EnvSchema = z.object({
   REMOTE_WRITE_URL: z.url({ protocol: /^https?$/ }),
-  AMP_REGION: z.string().min(1).optional(),
+  AMP_REGION: z.optional(z.string().check(z.minLength(1))),
   /** File name of the bundled probe plan, relative to the function's code root. */
-  PROBE_PLAN_FILE: z.string().min(1).optional(),
-  MESH_VPC_ENDPOINT_IDS: z.string().optional(),
+  PROBE_PLAN_FILE: z.optional(z.string().check(z.minLength(1))),
+  MESH_VPC_ENDPOINT_IDS: z.optional(z.string()),
 });
 
 // Time kept at the end of the invocation for the remote write: a fifth of what is left, 2-10 s.
@@ -38,12 +37,24 @@ const FINISH_RESERVE_MS = 500;
 let coldStart = true;
 let ports:
   | {
-      clients: { ec2: EC2Client; serviceDiscovery: ServiceDiscoveryClient };
+      clients: () => Promise<DiscoveryClients>;
       sink: SampleSink;
       plan: Record<string, unknown> | undefined;
       meshEndpointIds: string;
     }
   | undefined;
+
+let clients: Promise<DiscoveryClients> | undefined;
+/** Loads the SDK clients on the first run that discovers targets (a run without discovery never does). */
+function discoveryClients(): Promise<DiscoveryClients> {
+  clients ??= Promise.all([import('@aws-sdk/client-ec2'), import('@aws-sdk/client-servicediscovery')]).then(
+    ([{ EC2Client }, { ServiceDiscoveryClient }]) => ({
+      ec2: traced(new EC2Client({})),
+      serviceDiscovery: traced(new ServiceDiscoveryClient({})),
+    }),
+  );
+  return clients;
+}
 
 function init(): NonNullable<typeof ports> {
   if (ports) return ports;
@@ -63,7 +74,7 @@ function init(): NonNullable<typeof ports> {
   ports = {
     plan,
     meshEndpointIds: env.MESH_VPC_ENDPOINT_IDS ?? '',
-    clients: { ec2: traced(new EC2Client({})), serviceDiscovery: traced(new ServiceDiscoveryClient({})) },
+    clients: discoveryClients,
     sink: {
       write: async (samples, opts) => {
         const r = await client.write(samples, opts);

@@ -5,9 +5,17 @@
  * at synth time; every problem is reported by path and synthesis stops before any stack is built.
  * Every object is strict: an unknown key is an error, so a typo never silently falls back to a default.
  */
-import { isIP, isIPv4 } from 'node:net';
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { formatPath } from '#contracts/issues';
+import {
+  DnsTargetSchema,
+  HttpTargetSchema,
+  ProbeDiscoverySchema,
+  ProbeTargetSchema,
+  probeSettings,
+  TcpTargetSchema,
+} from '#contracts/probes';
 import { UnderUsePolicySchema } from '#contracts/utilization';
 import { DEFAULT_BATCH_LIMITS } from '#contracts/utilization-batch';
 import { KAFKA_SHA512 } from '../msk-rollback/mm2-image.ts';
@@ -15,6 +23,9 @@ import { AWS_REGIONS } from './regions.ts';
 import { scheduleProblem } from './schedule.ts';
 
 export { type UnderUsePolicy, UnderUsePolicySchema } from '#contracts/utilization';
+// The probe target, discovery and settings schemas are the probe function's contract (zod/mini in
+// contracts/probes.ts; classic schemas compose them as they are). Re-exported so config users keep one import.
+export { DnsTargetSchema, HttpTargetSchema, ProbeTargetSchema, TcpTargetSchema };
 
 /**
  * A string with a check beyond a regular expression. The message names the value (the issue
@@ -75,7 +86,6 @@ const routeTableId = z
   .regex(/^rtb-[0-9a-f]{8,17}$/, 'expected a route table ID such as rtb-0abc1234');
 const arn = (service: string) =>
   z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:`), `expected an ARN of service ${service}`);
-const port = z.number().int().min(1, 'expected 1-65535').max(65535, 'expected 1-65535');
 const name = z
   .string()
   .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'expected 1-63 letters, digits, "_", "." or "-"');
@@ -90,27 +100,6 @@ function vpcCidrProblem(s: string): string | undefined {
   const bits = Number(prefix);
   return bits < 16 || bits > 28 ? `a VPC CIDR block is /16 to /28, not /${bits}` : undefined;
 }
-
-/** What is wrong with a host name or IP address. */
-function hostProblem(s: string): string | undefined {
-  if (isIP(s)) return undefined;
-  if (/^[\d.]+$/.test(s) || s.includes(':')) return 'not a valid IP address';
-  const labels = s.replace(/\.$/, '').split('.');
-  const ok =
-    s.length <= 253 && labels.every((l) => /^[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?$/.test(l));
-  return ok ? undefined : 'expected a DNS name or an IP address';
-}
-
-/** What is wrong with a JavaScript regular expression (as the probe engine compiles it). */
-function regexProblem(s: string): string | undefined {
-  try {
-    new RegExp(s);
-    return undefined;
-  } catch (err) {
-    return `does not compile: ${(err as Error).message}`;
-  }
-}
-const regex = checked(z.string(), regexProblem);
 
 /** An Availability Zone of a probe region, with the subnet its probe function is attached to. */
 export const AvailabilityZoneSchema = z.strictObject({
@@ -172,99 +161,14 @@ export const ProbeRegionSchema = z.strictObject({
     .optional(),
 });
 
-const targetBase = {
-  name,
-  /** Region of the target, when known (becomes the target_region label). */
-  region: region.optional(),
-  /** AZ of the target, when known (becomes the target_az label). */
-  az: azName.optional(),
-  /** Source regions that probe this target; all probe regions when omitted. */
-  from: uniqueList(region, 'region').optional(),
-  /** Probe every address the name resolves to separately. */
-  allAddresses: z.boolean().default(true),
-};
-
-/** A TCP connect target. */
-export const TcpTargetSchema = z.strictObject({
-  ...targetBase,
-  kind: z.literal('tcp'),
-  host: checked(z.string(), hostProblem),
-  port,
-});
-/** An HTTP(S) target with optional assertions. */
-export const HttpTargetSchema = z.strictObject({
-  ...targetBase,
-  kind: z.literal('http'),
-  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
-  method: z.enum(['GET', 'HEAD']).default('GET'),
-  expectStatus: z.array(z.number().int().min(100).max(599)).default([200]),
-  /** JavaScript regular expression the body must match. */
-  bodyRegex: regex.optional(),
-  /** Header name to a JavaScript regular expression its value must match. */
-  headers: z.record(z.string(), regex).optional(),
-  followRedirects: z.boolean().default(false),
-  /** Fail the probe when the certificate expires in fewer days than this. */
-  certMinDays: z.number().int().min(0).default(14),
-});
-/** A DNS lookup target. */
-export const DnsTargetSchema = z
-  .strictObject({
-    ...targetBase,
-    kind: z.literal('dns'),
-    query: checked(z.string(), hostProblem),
-    recordType: z.enum(['A', 'AAAA', 'CNAME', 'TXT', 'SRV']).default('A'),
-    expectAnswers: z.array(z.string().min(1)).optional(),
-  })
-  .superRefine((t, ctx) => {
-    const family = { A: 4, AAAA: 6 }[t.recordType as string];
-    t.expectAnswers?.forEach((answer, i) => {
-      if (family !== undefined && isIP(answer) !== family)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['expectAnswers', i],
-          message: `an ${t.recordType} answer is an IPv${family} address, got ${JSON.stringify(answer)}`,
-        });
-    });
-  });
-/** Any probe target. */
-export const ProbeTargetSchema = z.discriminatedUnion('kind', [
-  TcpTargetSchema,
-  HttpTargetSchema,
-  DnsTargetSchema,
-]);
-
 export const ProbesSchema = z
   .strictObject({
     enabled: z.boolean().default(true),
     schedule: schedule.default('rate(1 minute)'),
-    /** Fresh TCP connections per target per run. */
-    attempts: z.number().int().min(1).max(50).default(5),
-    /** Timeout of one attempt. */
-    timeoutMs: z.number().int().min(100).max(30_000).default(2_000),
-    /** Targets probed at once. */
-    concurrency: z.number().int().min(1).max(256).default(16),
+    ...probeSettings,
     regions: z.array(ProbeRegionSchema).min(1, 'expected at least one probe region'),
     targets: z.array(ProbeTargetSchema).default([]),
-    discovery: z
-      .strictObject({
-        cloudMap: z
-          .array(
-            z.strictObject({
-              namespace: z.string().min(1),
-              services: z.array(z.string()).optional(),
-              port: port.optional(),
-            }),
-          )
-          .default([]),
-        ec2Tags: z
-          .strictObject({
-            tagKey: z.string().min(1).default('observatory:probe'),
-            portTagKey: z.string().min(1).default('observatory:port'),
-            defaultPort: port.default(443),
-          })
-          .optional(),
-      })
-      .default({ cloudMap: [] }),
+    discovery: ProbeDiscoverySchema,
   })
   .superRefine((probes, ctx) => {
     unique(
@@ -296,14 +200,26 @@ export const ProbesSchema = z
       });
     });
     probes.targets.forEach((t, i) => {
-      for (const from of t.from ?? []) {
-        if (AWS_REGIONS.has(from) && !regions.has(from))
+      if (t.region !== undefined && !AWS_REGIONS.has(t.region))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', i, 'region'],
+          message: `expected an AWS region aws-cdk-lib knows, such as eu-west-1, got ${JSON.stringify(t.region)}`,
+        });
+      (t.from ?? []).forEach((from, j) => {
+        if (!AWS_REGIONS.has(from))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['targets', i, 'from', j],
+            message: `expected an AWS region aws-cdk-lib knows, such as eu-west-1, got ${JSON.stringify(from)}`,
+          });
+        else if (!regions.has(from))
           ctx.addIssue({
             code: 'custom',
             path: ['targets', i, 'from'],
             message: `"${from}" is not a probe region`,
           });
-      }
+      });
     });
   });
 

@@ -2,19 +2,21 @@
  * ObservedFunction: the one way to create a Lambda function in Infra Observatory.
  */
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { bundleLambda } from './bundling.ts';
 
 /** Namespace of every function's Powertools (EMF) metrics. */
 export const METRICS_NAMESPACE = 'InfraObservatory';
@@ -63,11 +65,20 @@ export interface ObservedFunctionProps {
   readonly bundledDirs?: Record<string, string>;
   /** Errors in a 5-minute period that raise the error alarm. @default 1 */
   readonly errorAlarmThreshold?: number;
+  /**
+   * Ship source maps and run with `--enable-source-maps`, so stack traces name TypeScript lines. Off by
+   * default: the maps are larger than the code and Node parses them on every cold start.
+   * @default - the CDK context value `observatory:sourceMaps` (`cdk deploy -c observatory:sourceMaps=true`), else false
+   */
+  readonly sourceMap?: boolean;
 }
 
+/** CDK context key that turns source maps on for every function (see {@link ObservedFunctionProps.sourceMap}). */
+export const SOURCE_MAPS_CONTEXT = 'observatory:sourceMaps';
+
 /**
- * A Node.js 22 ARM64 Lambda function that is production-ready by default: an ESM bundle built by
- * local esbuild (no Docker) with source maps, Powertools Logger/Metrics/Tracer settings, active X-Ray
+ * A Node.js 22 ARM64 Lambda function that is production-ready by default: an ESM bundle with lazy
+ * chunks built by local esbuild (no Docker; options in `bundling.ts`), source maps on request, Powertools Logger/Metrics/Tracer settings, active X-Ray
  * tracing, a log group with retention, a least-privilege role (logs to its own group only, no managed
  * policies), and error and throttle alarms to the alert topic.
  */
@@ -116,9 +127,10 @@ export class ObservedFunction extends Construct {
       );
     }
 
+    const sourceMap = props.sourceMap ?? isTrue(this.node.tryGetContext(SOURCE_MAPS_CONTEXT));
     this.function = new NodejsFunction(this, 'Function', {
-      entry: props.entry,
-      handler: 'handler',
+      code: bundledCode(props.entry, sourceMap, props.bundledFiles ?? {}, props.bundledDirs ?? {}),
+      handler: 'index.handler', // bundling.ts writes index.mjs
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
@@ -134,29 +146,11 @@ export class ObservedFunction extends Construct {
       allowPublicSubnet: false,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        ...(sourceMap ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         POWERTOOLS_SERVICE_NAME: serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         ...props.environment,
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        platform: 'node',
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.EXTERNAL,
-        sourcesContent: false,
-        forceDockerBundling: false,
-        mainFields: ['module', 'main'],
-        // ESM bundles still meet CommonJS dependencies that call require(): give them one.
-        banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-        externalModules: [],
-        commandHooks:
-          props.bundledFiles || props.bundledDirs
-            ? bundledFileHooks(props.bundledFiles ?? {}, props.bundledDirs ?? {})
-            : undefined,
       },
     });
 
@@ -201,21 +195,58 @@ export class ObservedFunction extends Construct {
   }
 }
 
-/** Bundling hooks that copy generated files into the bundle's output directory. */
-function bundledFileHooks(files: Record<string, string>, dirs: Record<string, string>) {
-  const dir = mkdtempSync(join(tmpdir(), 'observatory-bundle-'));
-  const copies = Object.entries(files).map(([name, content]) => {
+function isTrue(value: unknown): boolean {
+  return value === true || value === 'true';
+}
+
+// One esbuild run per entry and setting in a synth: the per-AZ probe functions share their code.
+const bundles = new Map<string, string>();
+
+/**
+ * The function's code: the handler bundled by {@link bundleLambda} (locally, no Docker), plus generated
+ * files and copied directories next to it. The asset is hashed by its output, so functions with the
+ * same code and files share one asset.
+ */
+function bundledCode(
+  entry: string,
+  sourceMap: boolean,
+  files: Record<string, string>,
+  dirs: Record<string, string>,
+): lambda.Code {
+  for (const name of Object.keys(files))
     if (!/^[\w.-]+$/.test(name))
       throw new Error(`bundled file name ${JSON.stringify(name)} must be a plain file name`);
-    writeFileSync(join(dir, name), content);
-    return name;
+  return lambda.Code.fromAsset(join(import.meta.dirname, '../..'), {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Never pulled: local bundling always succeeds or throws.
+      image: DockerImage.fromRegistry('observatory-local-bundling-only'),
+      // Never run either, but part of CDK's asset cache key, which ignores `local`: without it every
+      // function of a synth would get the first function's bundle.
+      command: [
+        'bundle',
+        entry,
+        `sourceMap=${sourceMap}`,
+        createHash('sha256')
+          .update(JSON.stringify([files, dirs]))
+          .digest('hex'),
+      ],
+      local: {
+        tryBundle(outputDir: string) {
+          const key = `${entry}|${sourceMap}`;
+          let built = bundles.get(key);
+          if (!built) {
+            built = mkdtempSync(join(tmpdir(), 'observatory-bundle-'));
+            bundleLambda(entry, built, { sourceMap });
+            bundles.set(key, built);
+          }
+          cpSync(built, outputDir, { recursive: true });
+          for (const [name, content] of Object.entries(files)) writeFileSync(join(outputDir, name), content);
+          for (const [name, source] of Object.entries(dirs))
+            cpSync(source, join(outputDir, name), { recursive: true });
+          return true;
+        },
+      },
+    },
   });
-  return {
-    beforeBundling: () => [],
-    beforeInstall: () => [],
-    afterBundling: (_input: string, output: string) => [
-      ...copies.map((name) => `cp "${join(dir, name)}" "${output}/${name}"`),
-      ...Object.entries(dirs).map(([name, source]) => `cp -R "${source}" "${output}/${name}"`),
-    ],
-  };
 }
