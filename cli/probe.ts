@@ -324,6 +324,7 @@ function describe(o: ProbeOutcome): string {
     parts.push(
       `loss ${(t.lossRatio * 100).toFixed(0)}% (${t.successes}/${t.attempts} ok${t.retransmitted ? `, ${t.retransmitted} retransmitted` : ''})`,
     );
+    if (t.warmup) parts.push(`warm-up ${ms(t.warmup.ms / 1000)} (not counted)`);
   }
   if (o.http) {
     const h = o.http;

@@ -325,7 +325,11 @@ async function runHop(
             : [...opts.tls.ca];
       const secure = tlsConnect({
         socket: tcp,
-        servername: isIP(host) === 0 ? host : undefined,
+        // A name goes out as SNI and is checked against the certificate's DNS names. An IP literal is
+        // never sent as SNI (RFC 6066, section 3) but must still be the identity checked: without `host`,
+        // Node checks the certificate against "localhost". Given `host`, its checkServerIdentity compares
+        // an IP literal with the certificate's IP SANs only.
+        ...(isIP(host) === 0 ? { servername: host } : { host }),
         // Verification is checked below, after the peer chain has been read; no byte is written before.
         rejectUnauthorized: false,
         ALPNProtocols: ['http/1.1'],

@@ -50,6 +50,8 @@ export const PROBE_METRICS = {
   lossRatio: 'probe_loss_ratio',
   /** Mean absolute difference of consecutive TCP connect times, seconds. */
   jitter: 'probe_jitter_seconds',
+  /** Connect time of the unmeasured warm-up attempt of a cold process (only when it made one), seconds. */
+  tcpWarmup: 'probe_tcp_warmup_seconds',
   /** HTTP phase durations, `phase` dns | connect | tls | ttfb | transfer, seconds. */
   httpPhase: 'probe_http_phase_seconds',
   /** Status code of the last HTTP response (0 when none). */
@@ -154,6 +156,7 @@ export function outcomeSamples(source: ProbeSource, outcome: ProbeOutcome): Samp
       add(PROBE_METRICS.tcpConnectMean, tcp.stats.meanMs / 1000);
       add(PROBE_METRICS.jitter, tcp.jitterMs / 1000);
     }
+    if (tcp.warmup?.outcome === 'ok') add(PROBE_METRICS.tcpWarmup, tcp.warmup.ms / 1000);
   }
   if (http) {
     for (const [phase, seconds] of Object.entries(http.phasesSeconds))

@@ -17,8 +17,10 @@
  *    protobuf bytes (`buildRequests`), splitting a long series across requests in time order;
  * 3. sends the requests one after another (so split series arrive in order) with the spec headers,
  *    SigV4-signed for `aps` when configured; retries 5xx, 429 and network errors with exponential
- *    backoff and full jitter (429 honours `Retry-After`, capped); never retries another 4xx, whose body
- *    is logged verbatim and returned; never sleeps or starts an attempt past the deadline;
+ *    backoff and full jitter (429 and 503 honour `Retry-After`, capped); never retries another 4xx,
+ *    whose body is logged verbatim and returned; never sleeps or starts an attempt past the deadline.
+ *    An endpoint whose name does not resolve is not retried (`ENOTFOUND`; `EAI_AGAIN`, a resolver that
+ *    did not answer, once): that failure ends the write, and later requests are reported unsent;
  * 4. returns a {@link WriteResult}: counts, bytes, retries, each failed request with status, body and
  *    the exact samples it carried (`unwritten`), so nothing is lost track of on a partial failure.
  *
@@ -142,7 +144,7 @@ export interface RetryOptions {
    */
   readonly maxBackoffMs: number;
   /**
-   * Longest `Retry-After` honoured on a 429; a longer one is cut to this.
+   * Longest `Retry-After` honoured on a 429 or 503; a longer one is cut to this.
    * @default 30000
    */
   readonly maxRetryAfterMs: number;
@@ -242,7 +244,12 @@ export type WriteFailureReason =
   /** Every attempt failed with a retryable status or network error. */
   | 'retries-exhausted'
   /** The deadline came before the request could be written (it may not have been sent at all). */
-  | 'deadline';
+  | 'deadline'
+  /**
+   * The endpoint's name did not resolve (`ENOTFOUND`, or `EAI_AGAIN` twice): not retried further, and
+   * later requests of the write are not started.
+   */
+  | 'dns';
 
 /** One request that was not written. */
 export interface WriteFailure {
@@ -398,14 +405,17 @@ export class RemoteWriteClient {
     let attempts = 0;
     let samplesSent = 0;
     let bytesSent = 0;
-    let outOfTime = false;
+    let stop: { reason: 'deadline' | 'dns'; error?: string } | undefined;
     for (const [index, request] of requests.entries()) {
       // Once one request has run into the deadline, the rest are not started: they would only get
-      // the scraps of time before it, against an endpoint that was just failing.
-      const outcome: Outcome = outOfTime
-        ? { ok: false, reason: 'deadline', attempts: 0 }
+      // the scraps of time before it, against an endpoint that was just failing. Nor once the
+      // endpoint's name did not resolve: every request goes to that name.
+      const outcome: Outcome = stop
+        ? { ok: false, attempts: 0, ...stop }
         : await this.send(index, request, deadline);
-      if (!outcome.ok && outcome.reason === 'deadline') outOfTime = true;
+      if (!stop && !outcome.ok && outcome.reason === 'deadline') stop = { reason: 'deadline' };
+      if (!stop && !outcome.ok && outcome.reason === 'dns')
+        stop = { reason: 'dns', ...(outcome.error ? { error: outcome.error } : {}) };
       attempts += outcome.attempts;
       bytesSent += outcome.attempts * request.body.length;
       if (outcome.ok) {
@@ -476,11 +486,26 @@ export class RemoteWriteClient {
           });
           return { ok: false, reason: 'rejected', attempts: attempt, ...last };
         }
-        if (res.status === 429) retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), this.clock());
+        // Both mean "come back later", and both may say when (RFC 9110, section 10.2.3).
+        if (res.status === 429 || res.status === 503)
+          retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), this.clock());
       } catch (err) {
-        // Connection refused/reset, DNS, or the attempt's timeout: transient like a 5xx.
+        // Connection refused/reset or the attempt's timeout: transient like a 5xx.
         const error = err instanceof Error ? `${err.name}: ${err.message}${causeOf(err)}` : String(err);
         last = { error };
+        const dns = dnsFailure(err);
+        // A name that does not exist will not exist in 100 ms either; a resolver that did not answer
+        // (EAI_AGAIN) gets one more chance.
+        if (dns === 'ENOTFOUND' || (dns === 'EAI_AGAIN' && attempt >= 2)) {
+          this.logger.error('remote write endpoint did not resolve', {
+            url: target,
+            host: this.url.hostname,
+            request: index,
+            attempt,
+            ...last,
+          });
+          return { ok: false, reason: 'dns', attempts: attempt, ...last };
+        }
       }
       if (attempt >= this.retry.maxAttempts) {
         this.logger.error('remote write request failed after retries', {
@@ -515,6 +540,16 @@ export class RemoteWriteClient {
       await this.sleep(wait);
     }
   }
+}
+
+/** The resolver's code when `err` (fetch's, or its cause) is a failed lookup of the endpoint's name. */
+function dnsFailure(err: unknown): 'ENOTFOUND' | 'EAI_AGAIN' | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 3; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 function causeOf(err: Error): string {

@@ -293,6 +293,43 @@ describe('probeHttp over HTTPS', () => {
     expect(r.error).toMatch(/^certificate expires in [12]\.\d days, minimum 14$/);
   });
 
+  it('verifies an https target given by IP address against the certificate IP SANs, without SNI', async () => {
+    // Only IP SANs, and a CN that is no host: checked against a name (the old fallback "localhost"),
+    // this certificate can never verify.
+    const ipCert = makeCert(30, 'IP:127.0.0.1,IP:::1', 'observatory test by address');
+    const ipServer = await startHttpsServer(ipCert, (_req, res) => res.end('by address'));
+    try {
+      const r = await probeHttp({
+        url: `https://127.0.0.1:${ipServer.port}/`,
+        timeoutMs: 3000,
+        tls: { ca: ipCert.cert },
+      });
+      expect(r).toMatchObject({ success: 1, statusCode: 200, certVerified: true });
+      // RFC 6066: a literal IP address is not sent as the server name.
+      expect(ipServer.requests[0]!.servername).toBeFalsy();
+    } finally {
+      await ipServer.close();
+    }
+  });
+
+  it('fails an https target given by IP address whose certificate does not list that IP', async () => {
+    // Names localhost (the old fallback) and another address, not the one probed.
+    const otherCert = makeCert(30, 'DNS:localhost,IP:10.9.9.9');
+    const otherServer = await startHttpsServer(otherCert, (_req, res) => res.end('wrong'));
+    try {
+      const r = await probeHttp({
+        url: `https://127.0.0.1:${otherServer.port}/`,
+        timeoutMs: 3000,
+        tls: { ca: otherCert.cert },
+      });
+      expect(r).toMatchObject({ success: 0, reason: 'tls', certVerified: false, statusCode: undefined });
+      expect(r.error).toBe('certificate of 127.0.0.1 not trusted: ERR_TLS_CERT_ALTNAME_INVALID');
+      expect(otherServer.requests).toHaveLength(0);
+    } finally {
+      await otherServer.close();
+    }
+  });
+
   it('takes the earliest notAfter of a linked chain and stops at a self-signed root', () => {
     const root = {
       valid_to: 'Jan  1 00:00:00 2035 GMT',

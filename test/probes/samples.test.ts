@@ -117,6 +117,17 @@ describe('probe samples', () => {
     });
   });
 
+  it("reports a cold run's warm-up connect as its own gauge, and nothing when there was none", () => {
+    const warm = { ...tcpOutcome, tcp: { ...tcpOutcome.tcp!, warmup: { outcome: 'ok' as const, ms: 41.5 } } };
+    expect(find(outcomeSamples(SOURCE, warm), 'probe_tcp_warmup_seconds')[0]!.value).toBeCloseTo(0.0415, 12);
+    expect(find(outcomeSamples(SOURCE, tcpOutcome), 'probe_tcp_warmup_seconds')).toHaveLength(0);
+    const lost = {
+      ...tcpOutcome,
+      tcp: { ...tcpOutcome.tcp!, warmup: { outcome: 'timeout' as const, ms: 2000 } },
+    };
+    expect(find(outcomeSamples(SOURCE, lost), 'probe_tcp_warmup_seconds')).toHaveLength(0);
+  });
+
   it('turns TCP milliseconds into seconds per quantile with loss, jitter and attempt counts', () => {
     const s = outcomeSamples(SOURCE, tcpOutcome);
     const quantiles = find(s, 'probe_tcp_connect_seconds');

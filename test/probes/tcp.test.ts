@@ -19,6 +19,7 @@ describe('probeTcp', () => {
       attempts: 6,
       timeoutMs: 1000,
       intervalMs: 20,
+      warmup: false,
     });
     // Let the server's accept callbacks run before counting.
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -43,6 +44,54 @@ describe('probeTcp', () => {
     const diffs = r.latenciesMs.slice(1).map((v, i) => Math.abs(v - r.latenciesMs[i]!));
     expect(r.jitterMs).toBeCloseTo(diffs.reduce((s, v) => s + v, 0) / diffs.length, 9);
     expect(r.reason).toBeUndefined();
+  });
+
+  it('makes one warm-up connect when asked, reported apart and kept out of attempts, loss and latency', async () => {
+    const before = server.connections();
+    const r = await probeTcp({
+      host: '127.0.0.1',
+      port: server.port,
+      attempts: 3,
+      timeoutMs: 1000,
+      intervalMs: 0,
+      warmup: true,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.connections() - before).toBe(4);
+    expect(r.warmup?.outcome).toBe('ok');
+    expect(r.warmup!.ms).toBeGreaterThan(0);
+    expect(r).toMatchObject({ attempts: 3, successes: 3, lossRatio: 0 });
+    expect(r.attemptLog).toHaveLength(3);
+    expect(r.latenciesMs).not.toContain(r.warmup!.ms);
+  });
+
+  it('makes no warm-up by default once a connect of the process got an answer', async () => {
+    await probeTcp({ host: '127.0.0.1', port: server.port, attempts: 1, timeoutMs: 1000, warmup: false });
+    const before = server.connections();
+    const r = await probeTcp({
+      host: '127.0.0.1',
+      port: server.port,
+      attempts: 2,
+      timeoutMs: 1000,
+      intervalMs: 0,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(r.warmup).toBeUndefined();
+    expect(server.connections() - before).toBe(2);
+  });
+
+  it('keeps a lost warm-up out of the loss ratio', async () => {
+    const r = await probeTcp({
+      host: '127.0.0.1',
+      port: await closedPort(),
+      attempts: 2,
+      timeoutMs: 1000,
+      intervalMs: 0,
+      warmup: true,
+    });
+    expect(r.warmup?.outcome).toBe('refused');
+    expect(r).toMatchObject({ attempts: 2, failed: 2, lossRatio: 1 });
+    expect(r.attemptLog).toHaveLength(2);
   });
 
   it('spaces attempts by the interval', async () => {

@@ -173,6 +173,19 @@ describe('RemoteWriteClient over HTTP', () => {
     expect(sleeps).toEqual([3000, 7000, 20_000, 400]);
   });
 
+  it('honours Retry-After on a 503 as on a 429', async () => {
+    script = [
+      { status: 503, headers: { 'retry-after': '2' } },
+      { status: 503, headers: { 'retry-after': new Date(1_700_000_000_000 + 2000 + 4000).toUTCString() } },
+      { status: 503 },
+    ];
+    const { client, sleeps } = harness();
+    const result = await client.write(samples(2), { deadline: 1_700_000_000_000 + 120_000 });
+    expect(result).toMatchObject({ ok: true, attempts: 4, retries: 3 });
+    // 2 s; the date 4 s later; no header: the jittered backoff of the third retry (0.5 * 400).
+    expect(sleeps).toEqual([2000, 4000, 200]);
+  });
+
   it.each([400, 401, 403, 404, 409, 413, 422])(
     'never retries a %i and surfaces its body verbatim',
     async (status) => {
@@ -243,6 +256,61 @@ describe('RemoteWriteClient over HTTP', () => {
     expect(result.failures[0]).toMatchObject({ reason: 'retries-exhausted', attempts: 3 });
     expect(result.failures[0]?.error).toMatch(/ECONNREFUSED/);
     expect(result.failures[0]?.status).toBeUndefined();
+  });
+
+  /**
+   * What Node's fetch (undici) rejects with when the endpoint's name does not resolve: a TypeError
+   * whose cause is the getaddrinfo error. Injected, because a real lookup of a missing name would ask
+   * the machine's resolver, off this host.
+   */
+  function unresolvable(code: 'ENOTFOUND' | 'EAI_AGAIN') {
+    const calls: string[] = [];
+    const fetch = async (target: string) => {
+      calls.push(target);
+      const cause = Object.assign(new Error(`getaddrinfo ${code} aps.example.invalid`), {
+        errno: code === 'ENOTFOUND' ? -3008 : -3001,
+        code,
+        syscall: 'getaddrinfo',
+        hostname: 'aps.example.invalid',
+      });
+      throw new TypeError('fetch failed', { cause });
+    };
+    return { fetch, calls };
+  }
+
+  it('does not retry an endpoint whose name does not exist, nor start the later requests', async () => {
+    const { fetch, calls } = unresolvable('ENOTFOUND');
+    const { client, sleeps, logged } = harness({
+      url: 'http://aps.example.invalid/api/v1/write',
+      fetch,
+      limits: { maxSamplesPerRequest: 2 },
+    });
+    const input = samples(6);
+    const result = await client.write(input);
+    expect(calls).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+    expect(result).toMatchObject({ ok: false, requests: 3, attempts: 1, samplesFailed: 6 });
+    expect(result.failures.map((f) => [f.request, f.reason, f.attempts])).toEqual([
+      [0, 'dns', 1],
+      [1, 'dns', 0],
+      [2, 'dns', 0],
+    ]);
+    expect(result.failures[0]?.error).toBe(
+      'TypeError: fetch failed (getaddrinfo ENOTFOUND aps.example.invalid)',
+    );
+    expect(result.unwritten).toEqual(input);
+    expect(logged.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([
+      'remote write endpoint did not resolve',
+    ]);
+  });
+
+  it('gives a resolver that did not answer (EAI_AGAIN) one retry, not ten', async () => {
+    const { fetch, calls } = unresolvable('EAI_AGAIN');
+    const { client, sleeps } = harness({ url: 'http://aps.example.invalid/api/v1/write', fetch });
+    const result = await client.write(samples(1));
+    expect(calls).toHaveLength(2);
+    expect(sleeps).toEqual([50]);
+    expect(result.failures).toMatchObject([{ reason: 'dns', attempts: 2 }]);
   });
 
   it('cuts an attempt that hangs at the deadline', async () => {

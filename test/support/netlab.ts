@@ -106,7 +106,15 @@ export interface Lab {
   runInClient<T = unknown>(
     scriptPath: string,
     args?: readonly string[],
-    opts?: { timeoutMs?: number },
+    opts?: {
+      timeoutMs?: number;
+      /**
+       * Run the script at real-time priority (SCHED_FIFO), so that other load on the machine cannot
+       * delay it: what it then measures is its own cost and the lab's path, not the CPU queue.
+       * @default false
+       */
+      realtime?: boolean;
+    },
   ): Promise<T>;
   /** Pings the server from the client. */
   ping(count: number, intervalSeconds?: number): Promise<PingResult>;
@@ -381,7 +389,17 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
     );
     await nft(serverNs, lossRules(lossPercent));
 
-    const delayProc = spawnIn(clientNs, delayq, [String(QUEUE_NUM), String(rttMs), 'obslab', 'delay']);
+    // Real-time priority: on a busy machine a delayq waiting for a CPU would release packets late, and
+    // that lateness would be charged to the probe under test.
+    const delayProc = spawnIn(clientNs, 'chrt', [
+      '--fifo',
+      '50',
+      delayq,
+      String(QUEUE_NUM),
+      String(rttMs),
+      'obslab',
+      'delay',
+    ]);
     await waitReady(delayProc, 'delayq', 10_000);
     const server = spawnIn(serverNs, process.execPath, [SERVER_SCRIPT, String(SERVER_PORT)]);
     await waitReady(server, 'lab tcp listener', 15_000);
@@ -420,13 +438,14 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
       async runInClient<T>(
         scriptPath: string,
         args: readonly string[] = [],
-        runOpts?: { timeoutMs?: number },
+        runOpts?: { timeoutMs?: number; realtime?: boolean },
       ) {
         const timeoutMs = runOpts?.timeoutMs ?? 120_000;
         const child = spawnIn(clientNs, 'sh', [
           '-c',
           'cd "$0" && exec "$@"',
           REPO_ROOT,
+          ...(runOpts?.realtime ? ['chrt', '--fifo', '40'] : []),
           process.execPath,
           '--import',
           'tsx',

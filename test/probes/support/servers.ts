@@ -16,6 +16,7 @@ import { createServer as createTcpServer, type Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { TLSSocket } from 'node:tls';
 
 /** A server listening on 127.0.0.1. */
 export interface Running {
@@ -63,7 +64,8 @@ export async function closedPort(): Promise<number> {
 
 /** An HTTP or HTTPS server with a handler, recording every request it sees. */
 export interface RunningHttp extends Running {
-  readonly requests: { method: string; url: string; host: string }[];
+  /** Requests received; over TLS, with the SNI name the client sent (false or null when it sent none). */
+  readonly requests: { method: string; url: string; host: string; servername?: string | false | null }[];
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -88,10 +90,16 @@ export interface TestCert {
 }
 
 /**
- * Makes a self-signed certificate for localhost and 127.0.0.1 with `openssl req -x509`.
+ * Makes a self-signed certificate with `openssl req -x509`.
  * @param days validity
+ * @param subjectAltName the certificate's SANs, in openssl's syntax
+ * @param commonName the subject CN (Node falls back to it for a host name when there is no DNS SAN)
  */
-export function makeCert(days: number): TestCert {
+export function makeCert(
+  days: number,
+  subjectAltName = 'DNS:localhost,IP:127.0.0.1',
+  commonName = 'localhost',
+): TestCert {
   const dir = mkdtempSync(join(tmpdir(), 'observatory-cert-'));
   try {
     execFileSync(
@@ -111,9 +119,9 @@ export function makeCert(days: number): TestCert {
         '-days',
         String(days),
         '-subj',
-        '/CN=localhost',
+        `/CN=${commonName}`,
         '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        `subjectAltName=${subjectAltName}`,
       ],
       { stdio: 'pipe' },
     );
@@ -136,7 +144,12 @@ export function makeCert(days: number): TestCert {
 export async function startHttpsServer(cert: TestCert, handler: Handler): Promise<RunningHttp> {
   const requests: RunningHttp['requests'] = [];
   const server = createHttpsServer({ key: cert.key, cert: cert.cert }, (req, res) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '', host: req.headers.host ?? '' });
+    requests.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      host: req.headers.host ?? '',
+      servername: (req.socket as TLSSocket).servername,
+    });
     handler(req, res);
   });
   server.on('tlsClientError', () => {});
