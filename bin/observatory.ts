@@ -9,7 +9,7 @@ import { ConfigError, loadConfig } from '../lib/config/loader.ts';
 const app = new App();
 const file = String(app.node.tryGetContext('config') ?? 'config/example.yaml');
 try {
-  buildApp(app, loadConfig(file));
+  buildApp(app, loadConfig(file), { configFile: file });
 } catch (err) {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);

@@ -462,6 +462,55 @@ export const MonitoringSchema = z.strictObject({
     .optional(),
 });
 
+/** One environment the release pipeline deploys, in order. */
+export const PipelineEnvironmentSchema = z.strictObject({
+  /** Stage name in the pipeline, e.g. staging, production. */
+  name,
+  /** The environment's own config file (path from the repository root); synthesized by the pipeline. */
+  config: z.string().regex(/^[\w./-]+\.ya?ml$/, 'expected a relative path of a .yaml file'),
+  /** A manual approval in the pipeline comes before this environment. */
+  protected: z.boolean().default(false),
+});
+
+/**
+ * The release pipeline (optional): a CodePipeline V2 that a git tag starts, which tests, synthesizes
+ * and deploys every environment in order.
+ */
+export const PipelineSchema = z
+  .strictObject({
+    /** CodeStar (CodeConnections) connection to GitHub, GitLab or Bitbucket. */
+    connectionArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection\/[0-9a-f-]{36}$/,
+        'expected a connection ARN such as arn:aws:codeconnections:eu-west-1:111111111111:connection/<uuid>',
+      ),
+    /** Repository as owner/name (GitLab: group/subgroup/name). */
+    repository: z.string().regex(/^[\w.-]+(\/[\w.-]+)+$/, 'expected owner/name'),
+    /** Branch the tags are cut from; the source action reads it. */
+    branch: z.string().min(1).default('main'),
+    /** Glob patterns of the git tags that start a release (CodePipeline allows at most 8). */
+    tags: z
+      .array(z.string().min(1).max(255))
+      .min(1)
+      .max(8, 'expected at most 8 tag patterns')
+      .default(['v*']),
+    /** Environments, deployed in this order. */
+    environments: z.array(PipelineEnvironmentSchema).min(1, 'expected at least one environment'),
+  })
+  .superRefine((p, ctx) => {
+    const seen = new Set<string>();
+    p.environments.forEach((e, i) => {
+      if (seen.has(e.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', i, 'name'],
+          message: `duplicate environment "${e.name}"`,
+        });
+      seen.add(e.name);
+    });
+  });
+
 /** The whole config file. */
 export const ObservatoryConfigSchema = z.strictObject({
   /** Prefix of stack names; keep it stable, stack names are a contract. */
@@ -473,6 +522,7 @@ export const ObservatoryConfigSchema = z.strictObject({
   probes: ProbesSchema.optional(),
   utilization: UtilizationSchema.optional(),
   mskRollback: MskRollbackSchema.optional(),
+  pipeline: PipelineSchema.optional(),
 });
 
 export type ObservatoryConfig = z.infer<typeof ObservatoryConfigSchema>;
@@ -482,3 +532,4 @@ export type ProbeRegionConfig = z.infer<typeof ProbeRegionSchema>;
 export type ProbeTargetConfig = z.infer<typeof ProbeTargetSchema>;
 export type UtilizationConfig = z.infer<typeof UtilizationSchema>;
 export type MskRollbackConfig = z.infer<typeof MskRollbackSchema>;
+export type PipelineConfig = z.infer<typeof PipelineSchema>;
