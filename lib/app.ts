@@ -106,7 +106,8 @@ export function buildApp(
 
   for (const [key, value] of Object.entries({ project: config.project, ...config.tags }))
     Tags.of(app).add(key, value);
-  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  if (options.nag ?? true)
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
   return { monitoring, probes, utilization, memberRoles, mskRollback };
 }
 
