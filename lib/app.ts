@@ -144,7 +144,8 @@ export function buildApp(
     Tags.of(app).add(key, value);
   // `observatory doctor` compares this tag with its own version.
   Tags.of(app).add(VERSION_TAG, PROJECT_VERSION);
-  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  if (options.nag ?? true)
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
   return { monitoring, probes, utilization, memberRoles, mskRollback, pipeline };
 }
 

@@ -11,7 +11,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledge, arnWildcardFinding } from '../observability/nag.ts';
+import { acknowledge, acknowledgeVpcIdOnly, arnWildcardFinding } from '../observability/nag.ts';
 import { adotCollectorConfig, JMX_EXPORTER_PORT } from './adot-config.ts';
 import { KAFKA_ACTIONS, kafkaClusterResources } from './kafka-iam.ts';
 import { MM2_IMAGE_DIR, mm2BuildArgs } from './mm2-image.ts';
@@ -60,6 +60,7 @@ export class Mm2Task extends Construct {
       vpcId: props.vpcId,
       availabilityZones: Fn.getAzs(),
     });
+    acknowledgeVpcIdOnly(vpc);
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc,
       containerInsightsV2: ecs.ContainerInsights.ENABLED,

@@ -16,7 +16,12 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { MskRollbackConfig } from '../config/schema.ts';
-import { acknowledge, arnWildcardFinding } from '../observability/nag.ts';
+import {
+  acknowledge,
+  acknowledgeUnreadRouteTables,
+  acknowledgeVpcIdOnly,
+  arnWildcardFinding,
+} from '../observability/nag.ts';
 import { ObservedFunction } from '../observability/observed-function.ts';
 import { KAFKA_ACTIONS, kafkaClusterResources } from './kafka-iam.ts';
 import { MM2_CONTAINERS, Mm2Task } from './mm2-task.ts';
@@ -132,9 +137,12 @@ export class MskRollbackStack extends Stack {
       vpcId: config.vpcId,
       availabilityZones: Fn.getAzs(),
     });
+    acknowledgeVpcIdOnly(vpc);
+    const subnets = config.subnetIds.map((s) => ec2.Subnet.fromSubnetId(this, `Subnet-${s}`, s));
+    for (const subnet of subnets) acknowledgeUnreadRouteTables(subnet, 'the Kafka-speaking functions');
     const inVpc = {
       vpc,
-      vpcSubnets: { subnets: config.subnetIds.map((s) => ec2.Subnet.fromSubnetId(this, `Subnet-${s}`, s)) },
+      vpcSubnets: { subnets },
       securityGroups: config.securityGroupIds.map((g) =>
         ec2.SecurityGroup.fromSecurityGroupId(this, `Sg-${g}`, g, { mutable: false }),
       ),

@@ -24,3 +24,32 @@ export function arnWildcardFinding(resource: IConstruct, suffix: string): string
 export function acknowledge(scope: IConstruct, ids: string[], reason: string): void {
   for (const id of ids) Validations.of(scope).acknowledge({ id, reason });
 }
+
+/**
+ * Acknowledges CDK's warning that an imported subnet has no route table ID, for imports whose route
+ * tables nothing reads: only the subnet IDs reach the template (a DB subnet group, a Lambda or task
+ * VpcConfig); CDK reads an imported subnet's route table only for gateway endpoints and routes, and
+ * the app creates neither. Config can give the IDs where it has a per-subnet entry (probe AZs).
+ * @param scope the imported VPC or subnet (the acknowledgement covers its children)
+ * @param usedBy what uses the subnets, for the reason
+ */
+export function acknowledgeUnreadRouteTables(scope: IConstruct, usedBy: string): void {
+  Validations.of(scope).acknowledge({
+    id: '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+    reason: `${usedBy} uses only the subnet IDs; no gateway endpoint or route of this app reads their route tables`,
+  });
+}
+
+/**
+ * Acknowledges CDK's warning that an imported VPC's AZ list is a token (`Fn.getAzs()`), for imports of
+ * which only the VPC ID is used: every subnet is passed explicitly, so nothing selects subnets by AZ at
+ * synthesis time. A plain list is not possible offline (the config names no AZs for these subnets, and
+ * an empty list makes the import fail).
+ * @param vpc the imported VPC
+ */
+export function acknowledgeVpcIdOnly(vpc: IConstruct): void {
+  Validations.of(vpc).acknowledge({
+    id: '@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones',
+    reason: 'only the VPC ID is used; every subnet is given explicitly, none is selected by AZ at synthesis',
+  });
+}

@@ -14,6 +14,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { z } from 'zod';
 import type { AvailabilityZoneSchema } from '../config/schema.ts';
+import { acknowledgeUnreadRouteTables } from '../observability/nag.ts';
 import { METRICS_NAMESPACE, ObservedFunction } from '../observability/observed-function.ts';
 import { PROBE_PLAN_FILE, type ProbePlan } from './probe-plan.ts';
 
@@ -84,6 +85,12 @@ export class AzProbe extends Construct {
     );
 
     const serviceName = `probe-${az.name}`;
+    const subnet = ec2.Subnet.fromSubnetAttributes(this, 'Subnet', {
+      subnetId: az.subnetId,
+      availabilityZone: az.name,
+      ...(az.routeTableId ? { routeTableId: az.routeTableId } : {}),
+    });
+    if (!az.routeTableId) acknowledgeUnreadRouteTables(subnet, 'the probe function');
     this.probe = new ObservedFunction(this, 'Function', {
       entry: PROBE_HANDLER_ENTRY,
       serviceName,
@@ -95,14 +102,7 @@ export class AzProbe extends Construct {
       // One run at a time per AZ: a slow minute must not stack up concurrent runs that skew latency.
       reservedConcurrentExecutions: 2,
       vpc: props.vpc,
-      vpcSubnets: {
-        subnets: [
-          ec2.Subnet.fromSubnetAttributes(this, 'Subnet', {
-            subnetId: az.subnetId,
-            availabilityZone: az.name,
-          }),
-        ],
-      },
+      vpcSubnets: { subnets: [subnet] },
       securityGroups: [this.securityGroup],
       bundledFiles: { [PROBE_PLAN_FILE]: JSON.stringify(props.plan) },
       environment: {

@@ -10,6 +10,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import type { ProbeRegionConfig, ProbesConfig } from '../config/schema.ts';
+import { acknowledgeUnreadRouteTables } from '../observability/nag.ts';
 import { AzProbe } from './az-probe.ts';
 import { buildProbePlan, egressPorts } from './probe-plan.ts';
 
@@ -47,12 +48,18 @@ export class ProbeStack extends Stack {
     super(scope, id, props);
     const { region } = props;
     this.alertTopic = props.alertTopic ?? this.regionalTopic(props.alertEmails ?? []);
+    const routeTableIds = region.availabilityZones.flatMap((az) => az.routeTableId ?? []);
     const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
       vpcId: region.vpcId,
       vpcCidrBlock: region.vpcCidr,
       availabilityZones: region.availabilityZones.map((az) => az.name),
       privateSubnetIds: region.availabilityZones.map((az) => az.subnetId),
+      ...(routeTableIds.length === region.availabilityZones.length
+        ? { privateSubnetRouteTableIds: routeTableIds }
+        : {}),
     });
+    if (routeTableIds.length !== region.availabilityZones.length)
+      acknowledgeUnreadRouteTables(vpc, 'the AMP interface endpoint');
 
     const meshEndpointIds: string[] = [];
     if (region.meshEndpointId) meshEndpointIds.push(region.meshEndpointId);

@@ -5,15 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  CfnOutput,
-  CustomResource,
-  Duration,
-  RemovalPolicy,
-  Stack,
-  type StackProps,
-  Validations,
-} from 'aws-cdk-lib';
+import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -32,7 +24,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { BATCH_LIMIT_ENV } from '#contracts/utilization-batch';
 import type { UtilizationConfig } from '../config/schema.ts';
-import { acknowledge, arnWildcardFinding } from '../observability/nag.ts';
+import { acknowledge, acknowledgeUnreadRouteTables, arnWildcardFinding } from '../observability/nag.ts';
 import { METRICS_NAMESPACE, ObservedFunction } from '../observability/observed-function.ts';
 import { buildCollectionDefinition, type CollectionShard } from './collection-workflow.ts';
 
@@ -134,6 +126,7 @@ export class UtilizationStack extends Stack {
       availabilityZones: config.database.subnetIds.map((_, i) => `${this.region}${'abcdef'[i]}`),
       privateSubnetIds: config.database.subnetIds,
     });
+    acknowledgeUnreadRouteTables(vpc, 'the database subnet group');
     if (config.database.existing) {
       this.clusterArn = config.database.existing.clusterArn;
       this.secretArn = config.database.existing.secretArn;
@@ -179,11 +172,6 @@ export class UtilizationStack extends Stack {
       });
       this.clusterArn = this.cluster.clusterArn;
       this.secretArn = this.cluster.secret!.secretArn;
-      Validations.of(this.cluster).acknowledge({
-        id: 'AwsSolutions-RDS14',
-        reason:
-          'Backtrack is an Aurora MySQL feature; this is Aurora PostgreSQL (point-in-time restore from backups instead)',
-      });
     }
     const dataApiEnv = {
       DB_CLUSTER_ARN: this.clusterArn,
@@ -496,11 +484,6 @@ export class UtilizationStack extends Stack {
       provider,
       [arnWildcardFinding(migrate.function, ':*')],
       'the provider framework may invoke only the migrate function and its versions/aliases',
-    );
-    acknowledge(
-      provider,
-      ['AwsSolutions-L1'],
-      'the provider framework runtime is chosen and updated by aws-cdk-lib',
     );
 
     new CfnOutput(this, 'BatchBucketName', { value: this.batchBucket.bucketName });

@@ -150,11 +150,6 @@ export class GrafanaDashboards extends Construct {
       [arnWildcardFinding(publisher.function, ':*')],
       'the provider framework may invoke only the publisher function and its versions/aliases',
     );
-    acknowledge(
-      provider,
-      ['AwsSolutions-L1'],
-      'the provider framework runtime is chosen and updated by aws-cdk-lib',
-    );
   }
 }
 
