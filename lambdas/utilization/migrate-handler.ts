@@ -9,8 +9,11 @@
  * Give the resource a property that changes with the migrations (e.g. a hash of drizzle/) so a new
  * migration triggers an Update.
  *
+ * After migrating, it maintains the monthly partitions of `metric_rows`: creates this month's and the next
+ * ones, and drops the months older than the retention (`RETENTION_DAYS`, `utilization.retentionDays`).
+ *
  * Environment: `DB_CLUSTER_ARN`, `DB_SECRET_ARN`, `DB_NAME` (Data API) or `DATABASE_URL`;
- * `MIGRATIONS_FOLDER` (default `drizzle` under the working directory, i.e. /var/task/drizzle: the bundle
+ * `RETENTION_DAYS` (default 400); `MIGRATIONS_FOLDER` (default `drizzle` under the working directory, i.e. /var/task/drizzle: the bundle
  * must copy the folder there).
  */
 import { readFileSync } from 'node:fs';
@@ -18,6 +21,11 @@ import { join } from 'node:path';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { z } from 'zod';
 import { type DbHandle, dbFromEnv, defaultMigrationsFolder, retryWhileResuming } from '#shared/db/client';
+import {
+  DEFAULT_RETENTION_DAYS,
+  maintainMetricPartitions,
+  retentionDaysFromEnv,
+} from '#shared/db/partitions';
 import { logger, observed, traced } from '#shared/powertools';
 
 /** Physical ID of the migrations resource; constant so an Update never replaces it. */
@@ -48,12 +56,28 @@ export function migrationTags(folder: string): string[] {
   return journal.entries.map((e) => e.tag);
 }
 
+/** Partition maintenance settings of the migrate function. */
+export interface MigrateOptions {
+  /**
+   * Days of metric rows kept; older months are dropped.
+   * @default DEFAULT_RETENTION_DAYS
+   */
+  readonly retentionDays?: number;
+  /** @default - the wall clock */
+  readonly now?: () => Date;
+}
+
 /**
  * The handler before the Middy chain.
  * @param database the database, or a function that opens it on first use
  * @param migrationsFolder the migrations folder (default: `defaultMigrationsFolder()` when the event arrives)
+ * @param options retention of metric rows
  */
-export function createMigrateHandler(database: DbHandle | (() => DbHandle), migrationsFolder?: string) {
+export function createMigrateHandler(
+  database: DbHandle | (() => DbHandle),
+  migrationsFolder?: string,
+  options: MigrateOptions = {},
+) {
   const open = typeof database === 'function' ? database : () => database;
   return async (raw: unknown): Promise<MigrateResponse> => {
     const parsed = MigrateEventSchema.safeParse(raw);
@@ -69,6 +93,12 @@ export function createMigrateHandler(database: DbHandle | (() => DbHandle), migr
     await retryWhileResuming(() => open().migrate(folder));
     const latest = tags.at(-1) ?? 'none';
     logger.info('migrations applied', { latest });
+    const partitions = await maintainMetricPartitions(
+      open().db,
+      options.now?.() ?? new Date(),
+      options.retentionDays ?? DEFAULT_RETENTION_DAYS,
+    );
+    logger.info('metric partitions maintained', { ...partitions });
     return {
       PhysicalResourceId: MIGRATIONS_RESOURCE_ID,
       Data: { LatestMigration: latest, Migrations: tags.length },
@@ -80,8 +110,16 @@ let envHandle: DbHandle | undefined;
 
 /** Lambda entry point of the migration custom resource. */
 export const handler = observed(
-  createMigrateHandler(() => {
-    envHandle ??= dbFromEnv(process.env, traced(new RDSDataClient({})));
-    return envHandle;
-  }),
+  createMigrateHandler(
+    () => {
+      envHandle ??= dbFromEnv(process.env, traced(new RDSDataClient({})));
+      return envHandle;
+    },
+    undefined,
+    opt(retentionDaysFromEnv()),
+  ),
 );
+
+function opt(retentionDays: number | undefined): MigrateOptions {
+  return retentionDays === undefined ? {} : { retentionDays };
+}

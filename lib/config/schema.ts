@@ -279,6 +279,8 @@ export const UtilizationSchema = z.strictObject({
   /** Percentage of shards that may fail before the run fails. */
   toleratedFailurePercent: z.number().min(0).max(100).default(20),
   policy: UnderUsePolicySchema.default({} as never),
+  /** Days of metric rows kept; whole months past it are dropped (metric_rows is partitioned by month). */
+  retentionDays: z.number().int().min(31).max(3660).default(400),
   thresholds: z
     .array(
       z

@@ -212,7 +212,11 @@ export class UtilizationStack extends Stack {
       logRetention: props.logRetention,
       timeout: Duration.minutes(5),
       bundledDirs: { drizzle: MIGRATIONS_DIR },
-      environment: { ...dataApiEnv, MIGRATIONS_FOLDER: '/var/task/drizzle' },
+      environment: {
+        ...dataApiEnv,
+        MIGRATIONS_FOLDER: '/var/task/drizzle',
+        RETENTION_DAYS: String(config.retentionDays),
+      },
     });
     grantDataApi(migrate);
     const provider = new cr.Provider(this, 'MigrateProvider', {
@@ -262,7 +266,7 @@ export class UtilizationStack extends Stack {
       logRetention: props.logRetention,
       timeout: Duration.minutes(2),
       memorySize: 1024,
-      environment: dataApiEnv,
+      environment: { ...dataApiEnv, RETENTION_DAYS: String(config.retentionDays) },
     });
     grantDataApi(this.store);
     allow(this.store, ['s3:GetObject'], [this.batchBucket.arnForObjects('batches/*')]);

@@ -1,19 +1,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  BeginTransactionCommand,
-  CommitTransactionCommand,
-  ExecuteStatementCommand,
-  type ExecuteStatementCommandInput,
-  RDSDataClient,
-  RollbackTransactionCommand,
-} from '@aws-sdk/client-rds-data';
+import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import type { Context } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataApiDb, createPgDb, type DbHandle } from '#shared/db/client';
 import { createMigrateHandler, MIGRATIONS_RESOURCE_ID, migrationTags } from '#utilization/migrate-handler';
+import { dataApiOnPostgres } from '../support/data-api-postgres.ts';
 import { createTestDatabase, MIGRATIONS_FOLDER, type TestDatabase } from '../support/postgres.ts';
 
 const cfnEvent = (RequestType: 'Create' | 'Update' | 'Delete', extra: Record<string, unknown> = {}) => ({
@@ -69,12 +62,20 @@ describe('migrate handler (custom resource)', () => {
       PhysicalResourceId: MIGRATIONS_RESOURCE_ID,
       Data: { LatestMigration: tags.at(-1), Migrations: tags.length },
     });
-    expect(await tables(d)).toEqual([
+    const all = await tables(d);
+    expect(all.filter((t) => !/^public\.metric_rows_p\d{6}$/.test(t))).toEqual([
       'drizzle.__drizzle_migrations',
       'public.batch_ledger',
       'public.metric_rows',
       'public.resources',
     ]);
+    // Partition maintenance after migrating: this month's partition and the next two exist.
+    const month = (ahead: number) => {
+      const now = new Date();
+      const m = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + ahead, 1));
+      return `public.metric_rows_p${m.getUTCFullYear()}${String(m.getUTCMonth() + 1).padStart(2, '0')}`;
+    };
+    expect(all).toEqual(expect.arrayContaining([month(0), month(1), month(2)]));
     await handler(cfnEvent('Update', { PhysicalResourceId: MIGRATIONS_RESOURCE_ID }));
     const applied = await d.query('select hash from drizzle.__drizzle_migrations');
     expect(applied).toHaveLength(tags.length);
@@ -146,54 +147,52 @@ describe('migrate handler (custom resource)', () => {
 });
 
 describe('migrations over the RDS Data API', () => {
-  it('runs every statement of a pending migration inside one Data API transaction and commits', async () => {
-    const rds = mockClient(RDSDataClient);
-    const TX = 'AQICAHjmigrationtx==';
-    rds.on(BeginTransactionCommand).resolves({ transactionId: TX });
-    rds.on(CommitTransactionCommand).resolves({ transactionStatus: 'Transaction Committed' });
-    rds.on(RollbackTransactionCommand).resolves({ transactionStatus: 'Rollback Complete' });
-    rds.on(ExecuteStatementCommand).callsFake(async (input: ExecuteStatementCommandInput) => {
-      // No migration recorded yet: the history query returns no records.
-      if (input.sql?.startsWith('select id, hash, created_at')) return { records: [], columnMetadata: [] };
-      return { numberOfRecordsUpdated: 0 };
-    });
-    const handle = createDataApiDb(
-      {
-        resourceArn: 'arn:aws:rds:eu-west-1:999988887777:cluster:observatory',
-        secretArn: 'arn:aws:secretsmanager:eu-west-1:999988887777:secret:observatory-db-AbCdEf',
-        database: 'observatory',
-      },
-      new RDSDataClient({ region: 'eu-west-1' }),
-    );
-    await createMigrateHandler(handle, MIGRATIONS_FOLDER)(cfnEvent('Create'));
-    const seen = rds.calls().map((c) => {
-      const cmd = c.args[0] as {
-        constructor: { name: string };
-        input: { sql?: string; transactionId?: string };
-      };
-      return {
-        command: cmd.constructor.name,
-        sql: cmd.input.sql?.trim().split('\n')[0],
-        tx: cmd.input.transactionId,
-      };
-    });
-    const begin = seen.findIndex((s) => s.command === 'BeginTransactionCommand');
-    expect(seen.slice(0, begin).map((s) => s.sql)).toEqual([
-      'CREATE SCHEMA IF NOT EXISTS "drizzle"',
-      'CREATE TABLE IF NOT EXISTS "drizzle"."__drizzle_migrations" (',
-      'select id, hash, created_at from "drizzle"."__drizzle_migrations" order by created_at desc limit 1',
-    ]);
-    const inTx = seen.slice(begin + 1, -1);
-    expect(inTx.every((s) => s.command === 'ExecuteStatementCommand' && s.tx === TX)).toBe(true);
-    expect(inTx.map((s) => s.sql)).toEqual(
-      expect.arrayContaining([
-        'CREATE TABLE "batch_ledger" (',
-        'CREATE TABLE "metric_rows" (',
-        'CREATE TABLE "resources" (',
-      ]),
-    );
-    expect(inTx.at(-1)!.sql).toMatch(/^insert into "drizzle"."__drizzle_migrations"/);
-    expect(seen.at(-1)).toEqual({ command: 'CommitTransactionCommand', sql: undefined, tx: TX });
-    rds.restore();
+  it('applies every migration inside one Data API transaction on a real database, then maintains partitions', async () => {
+    const fresh = await freshDb();
+    const api = dataApiOnPostgres(fresh.url);
+    try {
+      const handle = createDataApiDb(
+        {
+          resourceArn: 'arn:aws:rds:eu-west-1:999988887777:cluster:observatory',
+          secretArn: 'arn:aws:secretsmanager:eu-west-1:999988887777:secret:observatory-db-AbCdEf',
+          database: 'observatory',
+        },
+        new RDSDataClient({ region: 'eu-west-1' }),
+      );
+      await createMigrateHandler(handle, MIGRATIONS_FOLDER)(cfnEvent('Create'));
+      const seen = api.seen.map((s) => ({
+        command: s.command,
+        sql: s.sql?.trim().split('\n')[0],
+        tx: s.transactionId,
+      }));
+      const begin = seen.findIndex((s) => s.command === 'BeginTransaction');
+      const commit = seen.findIndex((s) => s.command === 'CommitTransaction');
+      expect(seen.slice(0, begin).map((s) => s.sql)).toEqual([
+        'CREATE SCHEMA IF NOT EXISTS "drizzle"',
+        'CREATE TABLE IF NOT EXISTS "drizzle"."__drizzle_migrations" (',
+        'select id, hash, created_at from "drizzle"."__drizzle_migrations" order by created_at desc limit 1',
+      ]);
+      const inTx = seen.slice(begin + 1, commit);
+      expect(inTx.every((s) => s.command === 'ExecuteStatement' && s.tx === seen[begin + 1]!.tx)).toBe(true);
+      expect(inTx.map((s) => s.sql)).toEqual(
+        expect.arrayContaining([
+          'CREATE TABLE "batch_ledger" (',
+          'CREATE TABLE "metric_rows" (',
+          'INSERT INTO "metric_rows" SELECT * FROM "metric_rows_unpartitioned";',
+        ]),
+      );
+      expect(seen.slice(commit + 1).map((s) => s.sql?.split('(')[0])).toEqual([
+        'select observatory_ensure_metric_partitions',
+        'select observatory_drop_metric_partitions',
+      ]);
+      expect(await tables(fresh)).toEqual(
+        expect.arrayContaining(['public.metric_rows', 'public.batch_ledger']),
+      );
+      expect(await fresh.query('select count(*)::int as n from drizzle.__drizzle_migrations')).toEqual([
+        { n: migrationTags(MIGRATIONS_FOLDER).length },
+      ]);
+    } finally {
+      await api.close();
+    }
   });
 });

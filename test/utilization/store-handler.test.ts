@@ -147,4 +147,74 @@ describe('store handler', () => {
       broken({ Records: [record('x1', JSON.stringify({ bucket: 'b', key: 'k.json' }))] }, context),
     ).rejects.toThrow(/All records failed processing/);
   });
+
+  it('refuses a batch object over the byte bound without downloading it, records it and fails the message to the DLQ', async () => {
+    const { createStoreHandler, s3BatchReader } = await import('#utilization/store-handler');
+    const text = JSON.stringify(makeBatch({ resources: 2, periods: 6 }));
+    objects.set('b/big.json', text);
+    let bodyRead = false;
+    s3.on(GetObjectCommand).callsFake(async () => ({
+      Body: Object.assign(body(text), {
+        transformToByteArray: async () => {
+          bodyRead = true;
+          return new Uint8Array(Buffer.from(text));
+        },
+      }),
+      ContentLength: Buffer.byteLength(text),
+    }));
+    const handler = createStoreHandler({
+      db: pg.db,
+      reader: s3BatchReader(new S3Client({ region: 'eu-west-1' }), 1000),
+    });
+    const response = await handler(
+      {
+        Records: [
+          record(
+            'big',
+            JSON.stringify({ bucket: 'bucket-b', key: 'big.json', batchId: 'collector-batch-1' }),
+          ),
+          record('ok', JSON.stringify({ bucket: 'bucket-b', key: 'big.json' })),
+        ],
+      },
+      context,
+    ).catch((e: Error) => e);
+    // Both records point at the too-large object: both fail (the whole invocation, as every record failed).
+    expect(response).toBeInstanceOf(Error);
+    expect(bodyRead).toBe(false);
+    const ledger = await pg.query<{ batch_id: string; status: string; error: string }>(
+      'select batch_id, status, error from batch_ledger order by batch_id',
+    );
+    const reason = `s3://bucket-b/big.json: batch is ${Buffer.byteLength(text)} bytes, more than the store's limit of 1000 bytes: collect it in smaller batches (the collector's batch size settings)`;
+    expect(ledger).toEqual([
+      { batch_id: 'collector-batch-1', status: 'rejected', error: reason },
+      { batch_id: expect.stringMatching(/^invalid-[0-9a-f]{32}$/), status: 'rejected', error: reason },
+    ]);
+    expect(await pg.query('select count(*)::int as n from metric_rows')).toEqual([{ n: 0 }]);
+  });
+
+  it('drops month partitions past retention at most once an hour per container', async () => {
+    const { createStoreHandler } = await import('#utilization/store-handler');
+    await pg.query(`select observatory_ensure_metric_partitions('2001-01-15', '2001-01-15')`);
+    const exists = async () =>
+      (await pg.query<{ t: string | null }>(`select to_regclass('metric_rows_p200101')::text as t`))[0]!.t;
+    expect(await exists()).toBe('metric_rows_p200101');
+    objects.set('b/k.json', JSON.stringify(makeBatch({ resources: 1, periods: 1 })));
+    const handler = createStoreHandler({
+      db: pg.db,
+      reader: { read: async () => objects.get('b/k.json')! },
+      partitions: { retentionDays: 30 },
+    });
+    await handler(
+      { Records: [record('p1', JSON.stringify({ bucket: 'bucket-b', key: 'k.json' }))] },
+      context,
+    );
+    expect(await exists()).toBeNull();
+    // Within the hour the container does not look again.
+    await pg.query(`select observatory_ensure_metric_partitions('2001-01-15', '2001-01-15')`);
+    await handler(
+      { Records: [record('p2', JSON.stringify({ bucket: 'bucket-b', key: 'k.json' }))] },
+      context,
+    );
+    expect(await exists()).toBe('metric_rows_p200101');
+  });
 });

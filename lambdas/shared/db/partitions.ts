@@ -69,3 +69,18 @@ export async function maintainMetricPartitions(
   ).map((r) => r.name);
   return { created, dropped };
 }
+
+/**
+ * Reads `RETENTION_DAYS` (a whole number of days, at least 1; set from `utilization.retentionDays`).
+ * @param env the environment
+ * @returns the days, or undefined when unset
+ */
+export function retentionDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.RETENTION_DAYS;
+  if (raw === undefined || raw === '') return undefined;
+  const days = Number(raw);
+  if (!Number.isInteger(days) || days < 1) {
+    throw new Error(`RETENTION_DAYS must be a whole number of days of at least 1, got ${raw}`);
+  }
+  return days;
+}
