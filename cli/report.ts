@@ -13,6 +13,7 @@
 import { PricingClient } from '@aws-sdk/client-pricing';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createPgDb } from '#shared/db/client';
+import { explainError } from '#shared/explain-error';
 import { AwsPriceList, CachedPrices, FailFastPrices, type PricePort } from '#utilization/pricing';
 import { buildReport } from '#utilization/report';
 import { formatReport, REPORT_FORMATS, type ReportFormat } from '#utilization/report-format';
@@ -75,7 +76,7 @@ export async function runReportCommand(
     out.write(formatReport(report, opts.format));
     return 0;
   } catch (err) {
-    out.error(`error: ${(err as Error).message}`);
+    out.error(`error: ${explainError(err, { databaseUrl: url })}`);
     return 2;
   } finally {
     await handle.close();

@@ -12,6 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import { createPgDb } from '#shared/db/client';
+import { explainError } from '#shared/explain-error';
 import { type StoreResult, storeBatch } from '#utilization/store';
 
 /** Options of `observatory store`. */
@@ -77,11 +78,11 @@ export async function runStoreCommand(
         (result.outcome === 'rejected' ? out.error : out.log)(describeOutcome(file, result));
       } catch (err) {
         counts.failed++;
-        out.error(`${file}: failed: ${(err as Error).message}`);
+        out.error(`${file}: failed: ${explainError(err, { databaseUrl: url })}`);
       }
     }
   } catch (err) {
-    out.error(`error: ${(err as Error).message}`);
+    out.error(`error: ${explainError(err, { databaseUrl: url })}`);
     return 2;
   } finally {
     await handle.close();

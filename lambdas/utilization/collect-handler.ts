@@ -16,6 +16,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { BATCH_LIMIT_ENV, DEFAULT_BATCH_LIMITS } from '#contracts/utilization-batch';
+import { explainError } from '#shared/explain-error';
 import { logger, metrics, observed, traced } from '#shared/powertools';
 import { assumeRoleCredentials, type CredentialsPort, partitionOf } from './assume-role.ts';
 import { createShardClients } from './aws-clients.ts';
@@ -145,7 +146,7 @@ export const handler = observed(async (raw: unknown): Promise<CollectSummary> =>
     if (error instanceof ShardError) {
       metrics.addMetric('ShardFailures', MetricUnit.Count, 1);
       logger.error('shard failed', { reason: error.reason, detail: error.detail });
-    }
+    } else logger.error('shard failed, will be retried', { reason: explainError(error) });
     throw error;
   }
 });

@@ -26,6 +26,7 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { type UnderUsePolicy, UnderUsePolicySchema } from '#contracts/utilization';
 import { type Db, dbFromEnv, retryWhileResuming } from '#shared/db/client';
+import { explainError } from '#shared/explain-error';
 import { logger, metrics, observed, traced } from '#shared/powertools';
 import { RemoteWriteClient } from '#shared/remote-write';
 import { AwsPriceList, CachedPrices, type PricePort } from './pricing.ts';
@@ -198,7 +199,7 @@ export async function runReport(
     gaugesOk = result.ok;
     if (!result.ok) logger.error('report gauges not written', { samplesFailed: result.samplesFailed });
   } catch (err) {
-    logger.error('report gauges not written', { error: err as Error });
+    logger.error('report gauges not written', { reason: explainError(err), error: err as Error });
   }
   if (!gaugesOk) metrics.addMetric('ReportGaugesFailed', MetricUnit.Count, 1);
   logger.info('report delivered', {
@@ -229,7 +230,13 @@ export function createReportHandler(deps: ReportDeps | (() => ReportDeps)) {
     if (!parsed.success) throw new Error(`invalid report event: ${z.prettifyError(parsed.error)}`);
     // Keep two seconds to log and return after the push.
     const deadline = Date.now() + context.getRemainingTimeInMillis() - 2_000;
-    return runReport(parsed.data, resolve(), deadline);
+    try {
+      return await runReport(parsed.data, resolve(), deadline);
+    } catch (err) {
+      // The root cause in a few lines; the thrown error keeps the whole story for the runtime's log.
+      logger.error('report failed', { reason: explainError(err) });
+      throw err;
+    }
   };
 }
 
