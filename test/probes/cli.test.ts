@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTargetUri } from '../../cli/probe.ts';
+import { defaultDeadlineSeconds, duplicateTargetWarnings, parseTargetUri } from '../../cli/probe-run.ts';
 import { type LocalPrometheus, startPrometheus } from '../support/prometheus.ts';
 import {
   closedPort,
@@ -227,6 +227,22 @@ describe('observatory probe', () => {
     );
   });
 
+  it('measures over more attempts than the Lambda allows and warns about a target given twice', async () => {
+    const uri = `tcp://127.0.0.1:${tcp.port}`;
+    const r = await cli(['-t', uri, '-t', uri, '-n', '120', '--interval', '0', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr.trim()).toBe(`warning: target ${uri} given 2 times, probed once`);
+    const run = JSON.parse(r.stdout);
+    expect(run.outcomes).toHaveLength(1);
+    expect(run.outcomes[0].tcp).toMatchObject({ attempts: 120, successes: 120, lossRatio: 0 });
+  });
+
+  it('exits 2 on more than 1,000 attempts', async () => {
+    const r = await cli(['-t', `tcp://127.0.0.1:${tcp.port}`, '-n', '1001']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('attempts must be an integer 1-1000, got "1001"');
+  });
+
   describe('with --remote-write', () => {
     let prom: LocalPrometheus;
     beforeAll(async () => {
@@ -263,6 +279,27 @@ describe('observatory probe', () => {
       });
       expect(rows[0]!.value[1]).toBe('1');
     });
+  });
+});
+
+describe('duplicateTargetWarnings', () => {
+  it('names each target given more than once with its count, once', () => {
+    expect(
+      duplicateTargetWarnings(['tcp://a:1', 'tcp://b:2', 'tcp://a:1', 'tcp://a:1', 'tcp://b:2']),
+    ).toEqual([
+      'warning: target tcp://a:1 given 3 times, probed once',
+      'warning: target tcp://b:2 given 2 times, probed once',
+    ]);
+    expect(duplicateTargetWarnings(['tcp://a:1', 'tcp://A:1'])).toEqual([]);
+  });
+});
+
+describe('defaultDeadlineSeconds', () => {
+  it('keeps 55 s for the usual attempts and grows to fit every attempt timing out', () => {
+    expect(defaultDeadlineSeconds({ attempts: 5, timeoutMs: 2000 })).toBe(55);
+    // 1,000 x (2,000 ms timeout + 100 ms pause) + 5 s.
+    expect(defaultDeadlineSeconds({ attempts: 1000, timeoutMs: 2000 })).toBe(2105);
+    expect(defaultDeadlineSeconds({ attempts: 1000, timeoutMs: 500, intervalMs: 0 })).toBe(505);
   });
 });
 
