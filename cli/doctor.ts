@@ -134,7 +134,7 @@ export async function runDoctorCommand(
 }
 
 /** Reads a dashboard by UID from Grafana's HTTP API; undefined on 404. */
-async function grafanaGet(
+export async function grafanaGet(
   url: string,
   token: string,
   uid: string,

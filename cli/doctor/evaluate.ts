@@ -165,7 +165,7 @@ export function evaluateProbeFreshness(
       last === undefined
         ? 'no probe sample in the last day'
         : `no probe sample for 5 minutes; last run ${formatAge(nowSeconds - last)} ago`,
-      `check the schedule and errors of the probe function of ${az} (stack ${region})`,
+      `check the schedule and the errors of the probe function of ${az} in ${region}`,
     );
   });
 }
