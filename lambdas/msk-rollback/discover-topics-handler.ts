@@ -1,6 +1,7 @@
 /**
  * DiscoverTopics: lists the source's topics and consumer groups over IAM auth and applies the filters
- * exactly as MM2 will; fails with `NoMatchingTopics` when nothing would be replicated.
+ * exactly as MM2 will; fails with `NoMatchingTopics` when nothing would be replicated. Runs just before
+ * the task starts, so it also records the lag {@link Baseline}: where MM2 will start each partition.
  */
 import { logger, observed } from '#shared/powertools';
 import { createKafkaAdmin } from './adapters/kafka-admin.ts';
@@ -12,13 +13,18 @@ import {
   selectNames,
   withRequiredExcludes,
 } from './filters.ts';
+import { type Baseline, extendBaseline, type PartitionOffsets } from './lag.ts';
 import type { KafkaAdminFactory } from './ports.ts';
 
-/** What DiscoverTopics returns. */
+/** What DiscoverTopics returns (`$.discovery`). */
 export interface Discovery {
   readonly topics: string[];
   readonly groups: string[];
   readonly partitions: number;
+  /** Records the selected partitions retain now (end minus start, summed). */
+  readonly retainedRecords: number;
+  /** Where MM2 starts copying each partition (log start forward, log end in reverse). */
+  readonly baseline: Baseline;
 }
 
 /**
@@ -40,9 +46,15 @@ export async function discoverTopics(event: unknown, openAdmin: KafkaAdminFactor
       await admin.listGroups(),
       withRequiredExcludes(plan.groups, REQUIRED_GROUP_EXCLUDES),
     );
-    let partitions = 0;
-    for (const t of topics) partitions += (await admin.fetchTopicOffsets(t)).length;
-    return { topics, groups, partitions };
+    const offsets: PartitionOffsets[] = [];
+    for (const t of topics) offsets.push(...(await admin.fetchTopicOffsets(t)));
+    return {
+      topics,
+      groups,
+      partitions: offsets.length,
+      retainedRecords: offsets.reduce((n, p) => n + Math.max(0, p.end - p.start), 0),
+      baseline: extendBaseline({}, plan.direction, offsets),
+    };
   } finally {
     await admin.close();
   }

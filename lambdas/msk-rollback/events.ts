@@ -16,7 +16,11 @@ export const PlanSchema = z
     source: clusterRef,
     target: clusterRef,
     topics: z.object({ include: z.array(z.string()), exclude: z.array(z.string()) }),
-    groups: z.object({ include: z.array(z.string()), exclude: z.array(z.string()) }),
+    groups: z.object({
+      include: z.array(z.string()),
+      exclude: z.array(z.string()),
+      optional: z.array(z.string()).default([]),
+    }),
     lagGate: z.object({ maxRecords: z.number(), holdMinutes: z.number(), drainMaxRecords: z.number() }),
     timeouts: z.object({ convergeMinutes: z.number(), approveMinutes: z.number(), drainMinutes: z.number() }),
     mm2: z.object({
@@ -65,6 +69,7 @@ const pollState = z
       .string()
       .nullish()
       .transform((v) => v ?? null),
+    baseline: z.record(z.string(), z.array(z.number().int())).default({}),
   })
   .transform((p) => p as unknown as PollState);
 

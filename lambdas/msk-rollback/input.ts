@@ -52,6 +52,74 @@ function range(from: number, to: number, step: number): number[] {
   return out;
 }
 
+/**
+ * Memory (MiB) the ADOT collector sidecar reserves in the MM2 task (`memoryReservationMiB` of the collector
+ * container in `lib/msk-rollback/mm2-task.ts`): the rest of the task's memory is the JVM's.
+ */
+export const SIDECAR_RESERVE_MIB = 256;
+
+/** Memory (MiB) the JVM needs beside its heap (metaspace, thread stacks, direct buffers, the JMX agent). */
+export const MIN_JVM_HEADROOM_MIB = 512;
+
+/**
+ * JVM heap (`-Xms`/`-Xmx`, via `KAFKA_HEAP_OPTS`) for a task size: 80% of what is left after the sidecar
+ * and {@link MIN_JVM_HEADROOM_MIB}, and never below 512 MiB.
+ */
+export function heapMiB(memoryMiB: number): number {
+  return Math.max(512, Math.floor((memoryMiB - SIDECAR_RESERVE_MIB - MIN_JVM_HEADROOM_MIB) * 0.8));
+}
+
+/** Memory (MiB) left to the JVM beside its heap in a task of this size. */
+export function jvmHeadroomMiB(memoryMiB: number): number {
+  return memoryMiB - SIDECAR_RESERVE_MIB - heapMiB(memoryMiB);
+}
+
+/**
+ * Step Functions history events, as the workflow's states spend them (counted from the rendered ASL by
+ * the workflow test: Wait, Pass and Choice states 2 events, Lambda and SDK tasks 5, the approval 6).
+ */
+export const HISTORY = {
+  /** Step Functions fails a standard execution at this many events. */
+  limit: 25_000,
+  /**
+   * The most a valid input may need on its longest path; the rest of the limit is left for retries of
+   * transient errors (3 events each), which no input bounds.
+   */
+  budget: 20_000,
+  /** One turn of the poll loop: WaitBeforePoll (2) + PollReplication (5) + PollDecision (2). */
+  perPoll: 9,
+  /** One task restart: RestartReplication (5) + CheckRestartReplication (2) + RecordRestartedTask (2). */
+  perRestart: 9,
+  /** Every other state once, on any path, with the execution's own start and end events: an upper bound. */
+  fixed: 120,
+} as const;
+
+/** What an input may cost in history events in the worst case. */
+export interface HistoryEstimate {
+  /** Polls at most: converge and drain phases each poll until their deadline. */
+  readonly polls: number;
+  readonly worstCaseEvents: number;
+  readonly budget: number;
+}
+
+/**
+ * The worst-case history of an input: every phase polls until its deadline (a poll is always preceded by
+ * a wait of `pollIntervalSeconds`, so time bounds the polls) and every allowed restart happens.
+ */
+export function historyEstimate(input: {
+  readonly timeouts: { readonly convergeMinutes: number; readonly drainMinutes: number };
+  readonly pollIntervalSeconds: number;
+  readonly maxTaskRestarts: number;
+}): HistoryEstimate {
+  const phasePolls = (minutes: number) => Math.floor((minutes * 60) / input.pollIntervalSeconds) + 1;
+  const polls = phasePolls(input.timeouts.convergeMinutes) + phasePolls(input.timeouts.drainMinutes);
+  return {
+    polls,
+    worstCaseEvents: HISTORY.fixed + HISTORY.perPoll * polls + HISTORY.perRestart * input.maxTaskRestarts,
+    budget: HISTORY.budget,
+  };
+}
+
 const CLUSTER_ARN = /^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[A-Za-z0-9-]+\/[0-9a-f-]+$/;
 
 /**
@@ -110,7 +178,15 @@ export function rollbackInputSchema(defaults: RollbackDefaults = BUILT_IN_DEFAUL
         .string()
         .regex(CLUSTER_ARN, 'expected an MSK cluster ARN (arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID)'),
       topics: filter('topic'),
-      groups: filter('consumer group').default({ include: ['.*'], exclude: [] }),
+      groups: filter('consumer group')
+        .extend({
+          /**
+           * Selected groups that may end the rollback untranslated (absent, idle, or not moving) without
+           * failing it: full-match regular expressions. Every other selected group must be translated.
+           */
+          optional: z.array(pattern).default([]),
+        })
+        .default({ include: ['.*'], exclude: [], optional: [] }),
       lagGate: z
         .strictObject({
           /** Records behind (all partitions together) at or below which the gate is open. */
@@ -160,6 +236,11 @@ export function rollbackInputSchema(defaults: RollbackDefaults = BUILT_IN_DEFAUL
       pollIntervalSeconds: z.number().int().min(10).max(900).default(60),
       /** Times a stopped MM2 task is started again before the rollback fails. */
       maxTaskRestarts: z.number().int().min(0).max(10).default(3),
+      /**
+       * Validate, check the clusters, discover topics and groups and render the config, then end with the
+       * plan as the output, without starting replication.
+       */
+      dryRun: z.boolean().default(false),
     })
     .superRefine((input, ctx) => {
       if (input.sourceClusterArn === input.targetClusterArn) {
@@ -181,6 +262,29 @@ export function rollbackInputSchema(defaults: RollbackDefaults = BUILT_IN_DEFAUL
           code: 'custom',
           path: ['mm2', 'memoryMiB'],
           message: `memory ${input.mm2.memoryMiB} MiB does not fit cpu ${input.mm2.cpu} (Fargate allows ${memories[0]}-${memories.at(-1)} MiB)`,
+        });
+      } else if (jvmHeadroomMiB(input.mm2.memoryMiB) < MIN_JVM_HEADROOM_MIB) {
+        const fits = Object.entries(FARGATE_MEMORY_BY_CPU)
+          .flatMap(([cpu, ms]) =>
+            ms.filter((m) => jvmHeadroomMiB(m) >= MIN_JVM_HEADROOM_MIB).map((m) => [cpu, m]),
+          )
+          .find(([cpu]) => Number(cpu) >= input.mm2.cpu);
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mm2', 'memoryMiB'],
+          message: `memory ${input.mm2.memoryMiB} MiB leaves the MM2 JVM ${jvmHeadroomMiB(input.mm2.memoryMiB)} MiB beside its ${heapMiB(input.mm2.memoryMiB)} MiB heap and the ${SIDECAR_RESERVE_MIB} MiB collector, under the ${MIN_JVM_HEADROOM_MIB} MiB it needs: use a larger task${fits ? ` (at least cpu ${fits[0]} with ${fits[1]} MiB)` : ''}`,
+        });
+      }
+      const history = historyEstimate(input);
+      if (history.worstCaseEvents > history.budget) {
+        const perPhase =
+          (HISTORY.budget - HISTORY.fixed - HISTORY.perRestart * input.maxTaskRestarts) / HISTORY.perPoll;
+        const drainPolls = Math.floor((input.timeouts.drainMinutes * 60) / input.pollIntervalSeconds) + 1;
+        const maxConverge = Math.floor(((perPhase - drainPolls - 1) * input.pollIntervalSeconds) / 60);
+        ctx.addIssue({
+          code: 'custom',
+          path: ['timeouts', 'convergeMinutes'],
+          message: `timeouts.convergeMinutes ${input.timeouts.convergeMinutes} and timeouts.drainMinutes ${input.timeouts.drainMinutes} at pollIntervalSeconds ${input.pollIntervalSeconds} allow ${history.polls} polls, ${history.worstCaseEvents} execution history events in the worst case, over the budget of ${history.budget} (Step Functions fails an execution at ${HISTORY.limit}): lower the timeouts or raise pollIntervalSeconds${maxConverge >= 5 ? ` (at these settings convergeMinutes up to ${maxConverge} fits)` : ''}`,
         });
       }
     });
@@ -208,6 +312,8 @@ export interface RollbackPlan extends Omit<RollbackInput, 'sourceClusterArn' | '
   readonly approvalTimeoutSeconds: number;
   /** Seconds to wait after the lag drained so MM2 emits a last checkpoint and group offset sync. */
   readonly offsetSyncWaitSeconds: number;
+  /** The input's worst-case execution history against the budget. */
+  readonly historyBudget: { readonly worstCaseEvents: number; readonly budget: number };
 }
 
 /** Interval of MM2 checkpoints and consumer-group offset syncs set in the rendered config. */
@@ -267,6 +373,7 @@ export function parseRollbackInput(
       stateMachineArn: opts.execution.stateMachineArn,
       approvalTimeoutSeconds: rest.timeouts.approveMinutes * 60,
       offsetSyncWaitSeconds: 3 * OFFSET_SYNC_INTERVAL_SECONDS,
+      historyBudget: (({ worstCaseEvents, budget }) => ({ worstCaseEvents, budget }))(historyEstimate(rest)),
     },
   };
 }

@@ -5,10 +5,17 @@
  * `mm2-offsets.<source>.internal`: key `["MirrorSourceConnector",{"cluster":..,"partition":..,"topic":..}]`,
  * value `{"offset":N}` where N is the last source offset replicated (MM2 resumes at N + 1).
  *
- * lag = sourceEnd - max(next, sourceStart), never negative, where `next` is the next offset MM2 will read:
+ * MM2 records a position for a partition only once it copied a record there, so a partition without one
+ * is ambiguous: forward, MM2 starts at the earliest retained record (`auto.offset.reset = earliest`);
+ * in reverse it starts at the log end (`latest`), and an idle partition would otherwise count its whole
+ * retained history forever. So the lag counts from a {@link Baseline}, the offset MM2 starts copying
+ * each partition from, recorded just before the task starts (DiscoverTopics): the log start forward,
+ * the log end in reverse. A partition first seen during the run (added partitions, new topics) gets its
+ * baseline when a poll first sees it, by the same rule.
+ *
+ * lag = sourceEnd - max(next, baseline, sourceStart), never negative, where `next` is the next offset MM2
+ * will read (absent: no position yet):
  * - an empty partition (start == end) has no lag;
- * - a partition MM2 has no position for yet (new topic, or partitions added during replication, picked up
- *   at the next topic refresh) lags by every record it retains;
  * - when retention deleted records MM2 never read (start > next), only the retained ones count.
  * Positions of topics no longer selected or no longer on the source are ignored.
  */
@@ -45,6 +52,37 @@ export interface LagSummary {
   readonly topics: number;
   /** The partitions furthest behind, at most 10, largest first. */
   readonly worst: readonly { topic: string; partition: number; lag: number }[];
+}
+
+/**
+ * Where MM2 starts copying each partition: topic -> offset by partition number. Kept in the execution
+ * state (`$.discovery.baseline`, then `$.poll.baseline`): about 6 bytes a partition.
+ */
+export type Baseline = Readonly<Record<string, readonly number[]>>;
+
+/**
+ * Adds a baseline for every partition that has none yet; known partitions keep theirs.
+ * @param baseline what is known (a partition's baseline never moves once recorded)
+ * @param direction forward starts at the log start, reverse at the log end
+ * @param source start and end offsets of the selected source partitions now
+ * @returns the baseline with every partition of `source` in it (a new object when something was added)
+ */
+export function extendBaseline(
+  baseline: Baseline,
+  direction: 'forward' | 'reverse',
+  source: readonly PartitionOffsets[],
+): Baseline {
+  let out: Record<string, number[]> | undefined;
+  for (const p of source) {
+    if (baseline[p.topic]?.[p.partition] !== undefined || out?.[p.topic]?.[p.partition] !== undefined)
+      continue;
+    out ??= Object.fromEntries(Object.entries(baseline).map(([t, offsets]) => [t, [...offsets]]));
+    const offsets = out[p.topic] ?? [];
+    out[p.topic] = offsets;
+    // Partitions are numbered 0..n-1 and only ever added at the end: the array stays dense.
+    offsets[p.partition] = direction === 'forward' ? p.start : p.end;
+  }
+  return out ?? baseline;
 }
 
 /** A record of a compacted topic as the admin port returns it (null value = tombstone). */
@@ -98,17 +136,25 @@ export function parseMirrorPositions(records: Iterable<RawRecord>, sourceAlias: 
  * Computes lag per partition.
  * @param source start and end offsets of every selected source partition
  * @param positions next offsets MM2 will replicate ({@link parseMirrorPositions})
+ * @param baseline where MM2 starts each partition ({@link extendBaseline}); a partition without one
+ *   counts from its log start
  */
 export function computeLag(
   source: readonly PartitionOffsets[],
   positions: ReadonlyMap<string, number>,
+  baseline: Baseline = {},
 ): PartitionLag[] {
   return source
     .map((p): PartitionLag => {
       const next = positions.get(partitionKey(p.topic, p.partition)) ?? null;
       if (p.end <= p.start) return { ...p, next, lag: 0, state: 'empty' };
-      if (next === null) return { ...p, next, lag: p.end - p.start, state: 'not-started' };
-      return { ...p, next, lag: Math.max(0, p.end - Math.max(next, p.start)), state: 'replicating' };
+      const from = Math.max(p.start, next ?? 0, baseline[p.topic]?.[p.partition] ?? 0);
+      return {
+        ...p,
+        next,
+        lag: Math.max(0, p.end - from),
+        state: next === null ? 'not-started' : 'replicating',
+      };
     })
     .sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
 }

@@ -20,7 +20,29 @@ export const METRIC = {
   taskUp: 'msk_rollback_task_up',
   taskRestarts: 'msk_rollback_task_restarts_total',
   phase: 'msk_rollback_phase',
+  /** Records still to copy (the baseline-aware lag, all partitions together). */
+  remainingRecords: 'msk_rollback_remaining_records',
+  /** Seconds until nothing is left to copy at the drain rate measured between the last two polls. */
+  etaSeconds: 'msk_rollback_eta_seconds',
 } as const;
+
+/**
+ * Seconds until the lag reaches zero at the rate it fell since the previous poll: 0 when nothing is left,
+ * undefined when it is not falling (or there is no previous measurement to compare with).
+ * @param remaining records left now
+ * @param nowMs time of this poll
+ * @param previous the previous poll's lag and time, when there was one
+ */
+export function etaSeconds(
+  remaining: number,
+  nowMs: number,
+  previous: { records: number; atMs: number } | undefined,
+): number | undefined {
+  if (remaining === 0) return 0;
+  if (!previous || nowMs <= previous.atMs) return undefined;
+  const perSecond = (previous.records - remaining) / ((nowMs - previous.atMs) / 1000);
+  return perSecond > 0 ? Math.ceil(remaining / perSecond) : undefined;
+}
 
 /** The labels every sample of an execution carries. */
 export function executionLabels(
@@ -41,12 +63,14 @@ export function executionLabels(
  * @param poll the state after the poll's decision
  * @param lags per-partition lag, or null when the task was not alive (lag not measured)
  * @param timestampMs time of the poll
+ * @param previous the state the poll started from (its lag and time give the drain rate)
  */
 export function pollSamples(
   plan: Pick<RollbackPlan, 'name' | 'direction' | 'source' | 'target' | 'execution' | 'lagGate'>,
   poll: PollState,
   lags: readonly PartitionLag[] | null,
   timestampMs: number,
+  previous?: Pick<PollState, 'lag' | 'polledAt'>,
 ): Sample[] {
   const labels = executionLabels(plan);
   const s = (name: string, value: number, extra: Record<string, string> = {}): Sample => ({
@@ -68,11 +92,18 @@ export function pollSamples(
     ),
   ];
   if (lags) {
+    const remaining = lags.reduce((t, l) => t + l.lag, 0);
+    const eta = etaSeconds(
+      remaining,
+      timestampMs,
+      previous?.lag && previous.polledAt
+        ? { records: previous.lag.totalRecords, atMs: Date.parse(previous.polledAt) }
+        : undefined,
+    );
     samples.push(
-      s(
-        METRIC.lagRecordsTotal,
-        lags.reduce((t, l) => t + l.lag, 0),
-      ),
+      s(METRIC.lagRecordsTotal, remaining),
+      s(METRIC.remainingRecords, remaining),
+      ...(eta === undefined ? [] : [s(METRIC.etaSeconds, eta)]),
       s(METRIC.partitionsBehind, lags.filter((l) => l.lag > 0).length),
       ...lags.map((l) => s(METRIC.lagRecords, l.lag, { topic: l.topic, partition: String(l.partition) })),
     );

@@ -13,7 +13,9 @@ import { PollEvent } from './events.ts';
 import { REQUIRED_TOPIC_EXCLUDES, selectNames, withRequiredExcludes } from './filters.ts';
 import type { RollbackPlan } from './input.ts';
 import {
+  type Baseline,
   computeLag,
+  extendBaseline,
   type PartitionLag,
   type PartitionOffsets,
   parseMirrorPositions,
@@ -35,13 +37,15 @@ export interface PollDeps {
 
 /**
  * Measures lag for a plan: selected source topics (listed again each poll, so topics created during
- * replication count) against MM2's positions on the target.
+ * replication count) against MM2's positions on the target, counted from the baseline.
+ * @returns the lag per partition and the baseline extended by partitions seen for the first time
  */
 export async function measureLag(
   plan: RollbackPlan,
   brokers: { source: string; target: string },
   openAdmin: KafkaAdminFactory,
-): Promise<PartitionLag[]> {
+  known: Baseline,
+): Promise<{ lags: PartitionLag[]; baseline: Baseline }> {
   const source = await openAdmin(brokers.source);
   const offsets: PartitionOffsets[] = [];
   try {
@@ -59,7 +63,8 @@ export async function measureLag(
       await target.readTopic(connectOffsetsTopic(plan)),
       plan.source.alias,
     );
-    return computeLag(offsets, positions);
+    const baseline = extendBaseline(known, plan.direction, offsets);
+    return { lags: computeLag(offsets, positions, baseline), baseline };
   } finally {
     await target.close();
   }
@@ -69,10 +74,12 @@ export async function measureLag(
 export async function pollReplication(event: unknown, deps: PollDeps): Promise<PollState> {
   const { plan, brokers, taskArn, poll } = PollEvent.parse(event);
   const health = taskHealth(await deps.ecs.describeTask(deps.ecsCluster, taskArn));
-  const lags = health.alive ? await measureLag(plan, brokers, deps.openAdmin) : null;
+  const measured = health.alive ? await measureLag(plan, brokers, deps.openAdmin, poll.baseline) : null;
+  const lags = measured?.lags ?? null;
   const now = deps.now();
-  const next = decidePoll(plan, poll, health, lags ? summarizeLag(lags) : null, now);
-  await deps.sink.write(pollSamples(plan, next, lags, now.getTime()));
+  const decided = decidePoll(plan, poll, health, lags ? summarizeLag(lags) : null, now);
+  const next = { ...decided, baseline: measured?.baseline ?? poll.baseline };
+  await deps.sink.write(pollSamples(plan, next, lags, now.getTime(), poll));
   return next;
 }
 

@@ -9,7 +9,7 @@
  * `maxTaskRestarts` times over the whole execution, then the rollback gives up.
  */
 import type { RollbackPlan } from './input.ts';
-import type { LagSummary } from './lag.ts';
+import type { Baseline, LagSummary } from './lag.ts';
 
 /** What the workflow does after a poll. */
 export type PollAction = 'wait' | 'restart' | 'converged' | 'drained' | 'timed_out' | 'give_up';
@@ -25,6 +25,10 @@ export interface PollState {
   readonly deadline: string | null;
   /** ISO time since which every poll saw the gate open. */
   readonly underGateSince: string | null;
+  /** Where MM2 starts each partition ({@link Baseline}), carried from DiscoverTopics through every poll. */
+  readonly baseline: Baseline;
+  /** ISO time of this poll (the previous poll's, as input): the drain rate is measured between two. */
+  readonly polledAt?: string;
   readonly action?: PollAction;
   /** Why, in words, for the console and the notification. */
   readonly reason?: string;
@@ -59,8 +63,12 @@ export function taskHealth(
 }
 
 /** The state a phase starts from. */
-export function initialPollState(phase: PollState['phase'], restarts = 0): PollState {
-  return { phase, restarts, polls: 0, startedAt: null, deadline: null, underGateSince: null };
+export function initialPollState(
+  phase: PollState['phase'],
+  restarts = 0,
+  baseline: Baseline = {},
+): PollState {
+  return { phase, restarts, polls: 0, startedAt: null, deadline: null, underGateSince: null, baseline };
 }
 
 /**
@@ -81,7 +89,15 @@ export function decidePoll(
   const startedAt = state.startedAt ?? now.toISOString();
   const minutes = state.phase === 'converge' ? plan.timeouts.convergeMinutes : plan.timeouts.drainMinutes;
   const deadline = state.deadline ?? new Date(Date.parse(startedAt) + minutes * 60_000).toISOString();
-  const base = { ...state, startedAt, deadline, polls: state.polls + 1, lag, task };
+  const base = {
+    ...state,
+    startedAt,
+    deadline,
+    polls: state.polls + 1,
+    lag,
+    task,
+    polledAt: now.toISOString(),
+  };
   const pastDeadline = now.getTime() >= Date.parse(deadline);
   const phaseName = state.phase === 'converge' ? 'converge' : 'drain';
 

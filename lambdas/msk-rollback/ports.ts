@@ -21,8 +21,16 @@ export interface KafkaAdmin {
   fetchGroupOffsets(group: string, topics?: readonly string[]): Promise<GroupOffset[]>;
   /** Every record of a (compacted) topic from its start to its current end, oldest first; [] if absent. */
   readTopic(topic: string): Promise<RawRecord[]>;
+  /** As {@link readTopic}, with keys and values as bytes (MM2's checkpoints are binary). */
+  readTopicBinary(topic: string): Promise<BinaryRecord[]>;
   /** Closes connections. */
   close(): Promise<void>;
+}
+
+/** A record with its key and value as bytes (null value = tombstone). */
+export interface BinaryRecord {
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
 }
 
 /** Opens an admin client on a cluster's IAM bootstrap brokers. */

@@ -8,13 +8,10 @@ import { logger, observed, traced } from '#shared/powertools';
 import { s3ConfigStore } from './adapters/aws.ts';
 import { rollbackEnv } from './env.ts';
 import { PlanWithBrokersEvent } from './events.ts';
-import type { RollbackPlan } from './input.ts';
+import { heapMiB, type RollbackPlan } from './input.ts';
 import { executionLabels } from './metrics.ts';
 import { renderMm2Properties } from './mm2-config.ts';
 import type { ConfigStore } from './ports.ts';
-
-/** Memory (MiB) kept for the ADOT sidecar and the JVM's off-heap use. */
-export const NON_HEAP_RESERVE_MIB = 768;
 
 /** ECS `KeyValuePair` as RunTask's container overrides take it. */
 export interface EnvPair {
@@ -29,13 +26,10 @@ export interface RenderedConfig {
   /** Task CPU and memory overrides; strings, as RunTask takes them. */
   readonly cpu: string;
   readonly memory: string;
+  /** The MM2 JVM heap set by `KAFKA_HEAP_OPTS`. */
+  readonly heapMiB: number;
   readonly mm2Environment: EnvPair[];
   readonly collectorEnvironment: EnvPair[];
-}
-
-/** JVM heap for a task size: what is left after the sidecar and off-heap reserve, 80% of it. */
-export function heapMiB(memoryMiB: number): number {
-  return Math.max(512, Math.floor((memoryMiB - NON_HEAP_RESERVE_MIB) * 0.8));
 }
 
 /** The S3 key of an execution's MM2 config. */
@@ -59,6 +53,7 @@ export async function renderConfig(event: unknown, store: ConfigStore): Promise<
     sha256: createHash('sha256').update(properties).digest('hex'),
     cpu: String(plan.mm2.cpu),
     memory: String(plan.mm2.memoryMiB),
+    heapMiB: heap,
     mm2Environment: [
       { Name: 'MM2_CONFIG_S3_URI', Value: s3Uri },
       { Name: 'MM2_CONFIG_SHA256', Value: createHash('sha256').update(properties).digest('hex') },

@@ -4,16 +4,19 @@
  * function and returned as data the Choice states route on.
  *
  * ```
- * ValidateInput -> ValidateClusters -> ResolveBootstrapBrokers -> DiscoverTopics -> RenderConfig
+ * ValidateInput -> ValidateClusters -> ResolveBootstrapBrokers -> DiscoverTopics -> RenderConfig -> IsDryRun
+ *   dry run -> DryRunPlan -> DryRunSucceeded (the plan is the output; no task starts)
  *   -> StartReplication -> CheckStartReplication -> RecordTask -> InitPoll
  *   -> WaitBeforePoll -> PollReplication -> PollDecision
  *        wait      -> WaitBeforePoll
  *        restart   -> RestartReplication -> CheckRestartReplication -> RecordRestartedTask -> WaitBeforePoll
  *        converged -> PrepareApproval -> RequestApproval (task token) -> StartDrain -> WaitBeforePoll
- *        drained   -> WaitForOffsetSync -> StopReplication -> VerifyOffsets -> RollbackSucceeded
+ *        drained   -> WaitForOffsetSync -> StopReplication -> VerifyOffsets -> CheckOffsets
+ *                       -> RollbackSucceeded, or OffsetsNotTranslated (a required group was not translated)
  *        timed_out -> LagTimedOut, give_up -> ReplicationTaskFailed
  * every failure after StartReplication, rejection, approval timeout
  *   -> StopReplicationAfterFailure -> RollbackFailed
+ *      (if that stop fails too -> StopFailed -> RollbackFailed with StopReplicationFailed, both errors in Cause)
  * ```
  * Failures before StartReplication fail the execution where they happen: no task exists yet.
  * Aborted and timed-out executions are cleaned up by an EventBridge rule (see `MskRollbackStack`).
@@ -55,8 +58,14 @@ export const STATE = {
   waitForOffsetSync: 'WaitForOffsetSync',
   stopReplication: 'StopReplication',
   verifyOffsets: 'VerifyOffsets',
+  checkOffsets: 'CheckOffsets',
+  offsetsNotTranslated: 'OffsetsNotTranslated',
   succeeded: 'RollbackSucceeded',
+  isDryRun: 'IsDryRun',
+  dryRunPlan: 'DryRunPlan',
+  dryRunSucceeded: 'DryRunSucceeded',
   stopAfterFailure: 'StopReplicationAfterFailure',
+  stopFailed: 'StopFailed',
   failed: 'RollbackFailed',
 } as const;
 
@@ -67,6 +76,8 @@ export const WORKFLOW_ERROR = {
   taskFailed: 'ReplicationTaskFailed',
   approvalTimedOut: 'ApprovalTimedOut',
   rejected: 'RollbackRejected',
+  offsetsNotTranslated: 'OffsetsNotTranslated',
+  stopFailed: 'StopReplicationFailed',
 } as const;
 
 /** Tag RunTask puts on every MM2 task (must match `EXECUTION_TAG` of the stop function). */
@@ -166,7 +177,16 @@ export function buildRollbackDefinition(parent: Construct, props: RollbackWorkfl
     { executionArn: sfn.JsonPath.executionId, reason: sfn.JsonPath.stringAt('$.error.Error') },
     '$.stopped',
   );
-  stopAfterFailure.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.cleanupError' });
+  // A failed stop must not hide behind the error that led here: both go into the execution's Error/Cause.
+  const stopFailed = new sfn.Pass(scope, STATE.stopFailed, {
+    parameters: {
+      Error: WORKFLOW_ERROR.stopFailed,
+      'Cause.$':
+        "States.Format('stopping the MM2 task failed ({}: {}) after {}: {}. Tasks may still run: the clean-up rule retries when the execution ends; check ECS for tasks tagged observatory:execution-arn with this execution', $.cleanupError.Error, $.cleanupError.Cause, $.error.Error, $.error.Cause)",
+    },
+    resultPath: '$.error',
+  }).next(failed);
+  stopAfterFailure.addCatch(stopFailed, { errors: ['States.ALL'], resultPath: '$.cleanupError' });
   stopAfterFailure.next(failed);
   const onError = { errors: ['States.ALL'], resultPath: '$.error' };
   const failWith = (id: string, error: string, cause: string) =>
@@ -372,7 +392,15 @@ export function buildRollbackDefinition(parent: Construct, props: RollbackWorkfl
   const startDrain = new sfn.Pass(scope, STATE.startDrain, {
     // The drain phase starts its own clock and gate; restarts count over the whole execution.
     // (Times absent here are read as null by PollReplication.)
-    parameters: { phase: 'drain', 'restarts.$': '$.poll.restarts', polls: 0 },
+    // The baseline and the last lag measurement carry over: lag keeps its meaning, the drain rate its start.
+    parameters: {
+      phase: 'drain',
+      'restarts.$': '$.poll.restarts',
+      polls: 0,
+      'baseline.$': '$.poll.baseline',
+      'lag.$': '$.poll.lag',
+      'polledAt.$': '$.poll.polledAt',
+    },
     resultPath: '$.poll',
   });
   requestApproval.next(startDrain);
@@ -406,7 +434,18 @@ export function buildRollbackDefinition(parent: Construct, props: RollbackWorkfl
   })
     .next(stopReplication)
     .next(verify)
-    .next(new sfn.Succeed(scope, STATE.succeeded, { outputPath: '$.report' }));
+    .next(
+      // The task is stopped and the report published by now: only the verdict is left to route.
+      new sfn.Choice(scope, STATE.checkOffsets)
+        .when(
+          sfn.Condition.stringEquals('$.report.outcome', 'offsets_not_translated'),
+          new sfn.Fail(scope, STATE.offsetsNotTranslated, {
+            error: WORKFLOW_ERROR.offsetsNotTranslated,
+            causePath: '$.report.cause',
+          }),
+        )
+        .otherwise(new sfn.Succeed(scope, STATE.succeeded, { outputPath: '$.report' })),
+    );
 
   const decision = new sfn.Choice(scope, STATE.pollDecision)
     .when(sfn.Condition.stringEquals('$.poll.action', 'converged'), prepareApproval)
@@ -431,14 +470,14 @@ export function buildRollbackDefinition(parent: Construct, props: RollbackWorkfl
         recordTask(STATE.recordTask)
           .next(
             new sfn.Pass(scope, STATE.initPoll, {
-              result: sfn.Result.fromObject({
+              // Times absent here are read as null by PollReplication; the baseline (where MM2 starts each
+              // partition) was recorded by DiscoverTopics just before the task started.
+              parameters: {
                 phase: 'converge',
                 restarts: 0,
                 polls: 0,
-                startedAt: null,
-                deadline: null,
-                underGateSince: null,
-              }),
+                'baseline.$': '$.discovery.baseline',
+              },
               resultPath: '$.poll',
             }),
           )
@@ -446,10 +485,40 @@ export function buildRollbackDefinition(parent: Construct, props: RollbackWorkfl
       ),
   );
 
+  // Dry run: everything up to the rendered config, then the plan as the output; no task is started.
+  const dryRunPlan = new sfn.Pass(scope, STATE.dryRunPlan, {
+    parameters: {
+      dryRun: true,
+      'rollback.$': '$.plan.name',
+      'direction.$': '$.plan.direction',
+      'source.$': '$.plan.source.name',
+      'target.$': '$.plan.target.name',
+      'topics.$': '$.discovery.topics',
+      'partitions.$': '$.discovery.partitions',
+      'groups.$': '$.discovery.groups',
+      'retainedRecords.$': '$.discovery.retainedRecords',
+      task: {
+        'cpu.$': '$.plan.mm2.cpu',
+        'memoryMiB.$': '$.plan.mm2.memoryMiB',
+        'heapMiB.$': '$.config.heapMiB',
+        'mm2Tasks.$': '$.plan.mm2.tasks',
+      },
+      'config.$': '$.config.s3Uri',
+      'configSha256.$': '$.config.sha256',
+      'lagGate.$': '$.plan.lagGate',
+      'timeouts.$': '$.plan.timeouts',
+      'historyBudget.$': '$.plan.historyBudget',
+    },
+    outputPath: '$',
+  }).next(new sfn.Succeed(scope, STATE.dryRunSucceeded));
+  const isDryRun = new sfn.Choice(scope, STATE.isDryRun)
+    .when(sfn.Condition.booleanEquals('$.plan.dryRun', true), dryRunPlan)
+    .otherwise(start);
+
   return validateInput
     .next(validateClusters)
     .next(resolveBrokers)
     .next(discoverTopics)
     .next(renderConfig)
-    .next(start);
+    .next(isDryRun);
 }

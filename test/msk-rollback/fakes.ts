@@ -7,6 +7,7 @@ import type { IngressRule, RunningFlow } from '../../lambdas/msk-rollback/cluste
 import type { RawRecord } from '../../lambdas/msk-rollback/lag.ts';
 import type { GroupOffset } from '../../lambdas/msk-rollback/offsets.ts';
 import type {
+  BinaryRecord,
   ConfigStore,
   EcsApi,
   ExecutionsApi,
@@ -20,12 +21,14 @@ import type {
   TaskInfo,
 } from '../../lambdas/msk-rollback/ports.ts';
 import type { Sample } from '../../lambdas/shared/remote-write.ts';
+import { checkpointRecord } from './kafka-wire.ts';
 
 /** A Kafka cluster: topics (per-partition start/end), groups, and records of compacted topics. */
 export class FakeKafkaCluster {
   readonly topics = new Map<string, { start: number; end: number }[]>();
   readonly groups = new Map<string, { state: string; offsets: GroupOffset[] }>();
   readonly records = new Map<string, RawRecord[]>();
+  readonly binary = new Map<string, BinaryRecord[]>();
   opened = 0;
   closed = 0;
 
@@ -50,10 +53,36 @@ export class FakeKafkaCluster {
     this.records.set(topic, list);
   }
 
+  appendBinary(topic: string, record: BinaryRecord): void {
+    const list = this.binary.get(topic) ?? [];
+    list.push(record);
+    this.binary.set(topic, list);
+  }
+
+  /** Commits offsets of a group partition by partition (as AlterConsumerGroupOffsets does). */
+  commit(group: string, offsets: GroupOffset[], state = 'Empty'): void {
+    const g = this.groups.get(group) ?? { state, offsets: [] };
+    for (const o of offsets) {
+      const i = g.offsets.findIndex((x) => x.topic === o.topic && x.partition === o.partition);
+      if (i >= 0) g.offsets[i] = { ...o };
+      else g.offsets.push({ ...o });
+    }
+    this.groups.set(group, g);
+  }
+
+  /** Producers write records to a partition. */
+  produce(topic: string, partition: number, records: number): void {
+    const p = this.topics.get(topic)?.[partition];
+    if (!p) throw new Error(`no partition ${topic}-${partition}`);
+    p.end += records;
+  }
+
   admin(): KafkaAdmin {
     this.opened++;
     return {
-      listTopics: async () => [...this.topics.keys(), ...this.records.keys()],
+      listTopics: async () => [
+        ...new Set([...this.topics.keys(), ...this.records.keys(), ...this.binary.keys()]),
+      ],
       fetchTopicOffsets: async (topic) =>
         (this.topics.get(topic) ?? []).map((p, partition) => ({
           topic,
@@ -71,6 +100,7 @@ export class FakeKafkaCluster {
       fetchGroupOffsets: async (group, topics) =>
         (this.groups.get(group)?.offsets ?? []).filter((o) => !topics || topics.includes(o.topic)),
       readTopic: async (topic) => [...(this.records.get(topic) ?? [])],
+      readTopicBinary: async (topic) => [...(this.binary.get(topic) ?? [])],
       close: async () => {
         this.closed++;
       },
@@ -206,11 +236,23 @@ export function fakeExecutions(flows: RunningFlow[]): ExecutionsApi {
 
 /**
  * MM2 simulated: while a task of the flow runs, every tick copies up to `rate` records per partition from
- * source to target, records its position in the Connect offsets topic on the target, and syncs group offsets.
+ * source to target, as MM2 does:
+ * - a partition without a position starts at the log start forward, at the log end in reverse
+ *   (`auto.offset.reset`), evaluated when the task first sees it; a position is recorded in the Connect
+ *   offsets topic only once a record was copied;
+ * - an offset sync (upstream, downstream) is kept at the start of every copied batch;
+ * - checkpoints: each group's committed source offset is translated from the latest sync at or before it
+ *   (`downstream + (upstream == sync.upstream ? 0 : 1)`, OffsetSyncStore) and written, binary, to
+ *   `<source>.checkpoints.internal` when it changed;
+ * - group offset sync: the translation is committed on the target unless the group has active members
+ *   there or already holds an offset at or past it (MirrorCheckpointTask.syncGroupOffset).
  */
 export class Mm2Simulation {
   rate = 1_000_000;
+  direction: 'forward' | 'reverse' = 'forward';
   private readonly position = new Map<string, number>();
+  private readonly syncs = new Map<string, { upstream: number; downstream: number }[]>();
+  private readonly checkpointed = new Map<string, string>();
 
   constructor(
     readonly source: FakeKafkaCluster,
@@ -224,37 +266,60 @@ export class Mm2Simulation {
     const running = [...this.ecs.tasks.values()].some((t) => t.lastStatus === 'RUNNING');
     if (!running) return;
     for (const [topic, partitions] of this.source.topics) {
-      const copies = this.target.topics.get(topic) ?? partitions.map(() => ({ start: 0, end: 0 }));
+      const copies = this.target.topics.get(topic) ?? [];
       partitions.forEach((p, partition) => {
         const key = `${topic}:${partition}`;
-        const next = this.position.get(key) ?? p.start;
+        copies[partition] ??= { start: 0, end: 0 };
+        if (!this.position.has(key)) this.position.set(key, this.direction === 'forward' ? p.start : p.end);
+        const next = Math.max(this.position.get(key)!, p.start);
         const upTo = Math.min(p.end, next + this.rate);
-        if (upTo > next) {
-          copies[partition] = {
-            start: copies[partition]?.start ?? 0,
-            end: (copies[partition]?.end ?? 0) + (upTo - next),
-          };
-          this.position.set(key, upTo);
-          this.target.append(`mm2-offsets.${this.sourceAlias}.internal`, {
-            key: JSON.stringify(['MirrorSourceConnector', { cluster: this.sourceAlias, partition, topic }]),
-            value: JSON.stringify({ offset: upTo - 1 }),
-          });
-        }
+        if (upTo <= next) return;
+        const copy = copies[partition]!;
+        const syncs = this.syncs.get(key) ?? [];
+        syncs.push({ upstream: next, downstream: copy.end });
+        this.syncs.set(key, syncs);
+        copy.end += upTo - next;
+        this.position.set(key, upTo);
+        this.target.append(`mm2-offsets.${this.sourceAlias}.internal`, {
+          key: JSON.stringify(['MirrorSourceConnector', { cluster: this.sourceAlias, partition, topic }]),
+          value: JSON.stringify({ offset: upTo - 1 }),
+        });
       });
       this.target.topics.set(topic, copies);
     }
-    // Group offset sync: a group's committed offset is translated once replication passed it.
+    this.checkpointGroups();
+  }
+
+  private checkpointGroups(): void {
     for (const [group, g] of this.source.groups) {
-      const translated = g.offsets.filter(
-        (o) => (this.position.get(`${o.topic}:${o.partition}`) ?? -1) >= o.offset,
-      );
-      if (translated.length > 0 && !(this.target.groups.get(group)?.state === 'Stable')) {
-        this.target.setGroup(
+      const translations: GroupOffset[] = [];
+      for (const o of g.offsets) {
+        const sync = (this.syncs.get(`${o.topic}:${o.partition}`) ?? [])
+          .filter((s) => s.upstream <= o.offset)
+          .at(-1);
+        if (!sync) continue;
+        const downstream = sync.downstream + (o.offset === sync.upstream ? 0 : 1);
+        translations.push({ topic: o.topic, partition: o.partition, offset: downstream });
+        const fields = {
           group,
-          'Empty',
-          translated.map((o) => ({ ...o })),
-        );
+          topic: o.topic,
+          partition: o.partition,
+          upstreamOffset: o.offset,
+          downstreamOffset: downstream,
+        };
+        const id = `${group}:${o.topic}:${o.partition}`;
+        if (this.checkpointed.get(id) !== JSON.stringify(fields)) {
+          this.checkpointed.set(id, JSON.stringify(fields));
+          this.target.appendBinary(`${this.sourceAlias}.checkpoints.internal`, checkpointRecord(fields));
+        }
       }
+      const onTarget = this.target.groups.get(group);
+      if (onTarget && onTarget.state !== 'Empty') continue;
+      const toSync = translations.filter((t) => {
+        const current = onTarget?.offsets.find((o) => o.topic === t.topic && o.partition === t.partition);
+        return !current || current.offset < t.offset;
+      });
+      if (toSync.length > 0) this.target.commit(group, toSync);
     }
   }
 }

@@ -6,7 +6,8 @@ import {
   selectNames,
   withRequiredExcludes,
 } from '../../lambdas/msk-rollback/filters.ts';
-import { heapMiB, renderConfig } from '../../lambdas/msk-rollback/render-config-handler.ts';
+import { heapMiB } from '../../lambdas/msk-rollback/input.ts';
+import { renderConfig } from '../../lambdas/msk-rollback/render-config-handler.ts';
 import { requestApproval } from '../../lambdas/msk-rollback/request-approval-handler.ts';
 import { adminFactory, CapturingNotifier, FakeKafkaCluster, MemoryStore } from './fakes.ts';
 import { planOf } from './plans.ts';

@@ -39,7 +39,7 @@ describe('execution input', () => {
     expect(r.plan.direction).toBe('forward');
     expect(r.plan.lagGate).toEqual({ maxRecords: 77, holdMinutes: 3, drainMaxRecords: 0 });
     expect(r.plan.mm2).toEqual({ tasks: 2, cpu: 2048, memoryMiB: 8192, replicationFactor: 3 });
-    expect(r.plan.groups).toEqual({ include: ['.*'], exclude: [] });
+    expect(r.plan.groups).toEqual({ include: ['.*'], exclude: [], optional: [] });
   });
 
   it('lists every problem, each with its path', () => {

@@ -51,8 +51,8 @@ function unknownTopicAfterRetries(): Error {
 
 interface FakeRecord {
   offset: number;
-  key: string | null;
-  value: string | null;
+  key: string | Buffer | null;
+  value: string | Buffer | null;
   /** A transaction marker: fetched, never handed to eachBatch. */
   control?: boolean;
 }
@@ -485,6 +485,28 @@ describe('kafkajs Kafka admin adapter: readTopic', () => {
     expect(consumer?.paused).toEqual(new Set([0, 1]));
     expect(consumer?.disconnects).toBe(1);
     expect(fake.deletedGroups).toEqual([consumer?.config.groupId]);
+    await admin.close();
+  });
+
+  it('keeps keys and values as bytes for binary topics (bytes that are not UTF-8 survive)', async () => {
+    const fake = new FakeKafka();
+    const key = Buffer.from([0x00, 0x03, 0x61, 0x62, 0x63, 0xff]);
+    const value = Buffer.from([0x00, 0x00, 0x80, 0xfe]);
+    fake.topics.set('orders-v2.checkpoints.internal', [
+      {
+        low: 0,
+        records: [
+          { offset: 0, key, value },
+          { offset: 1, key, value: null },
+        ],
+      },
+    ]);
+    const admin = await open(fake);
+    const read = await admin.readTopicBinary('orders-v2.checkpoints.internal');
+    expect(read.map((r) => [Buffer.from(r.key!), r.value && Buffer.from(r.value)])).toEqual([
+      [key, value],
+      [key, null],
+    ]);
     await admin.close();
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   computeLag,
+  extendBaseline,
   parseMirrorPositions,
   partitionKey,
   summarizeLag,
@@ -100,5 +101,59 @@ describe('lag per partition', () => {
     expect(computeLag([{ topic: 't', partition: 0, start: 0, end: 0 }], new Map())).toEqual([
       { topic: 't', partition: 0, start: 0, end: 0, next: null, lag: 0, state: 'empty' },
     ]);
+  });
+});
+
+describe('lag counted from where MM2 starts (baseline)', () => {
+  const at = (ends: number[], start = 0) =>
+    ends.map((end, partition) => ({ topic: 'orders', partition, start, end }));
+  // Four partitions with 3,000 records each retained when the task starts.
+  const atStart = at([3000, 3000, 3000, 3000]);
+
+  it('records the log start forward and the log end in reverse', () => {
+    expect(extendBaseline({}, 'forward', at([3000, 10], 5))).toEqual({ orders: [5, 5] });
+    expect(extendBaseline({}, 'reverse', at([3000, 10], 5))).toEqual({ orders: [3000, 10] });
+  });
+
+  it('reverse: idle partitions without an MM2 position have no lag', () => {
+    const baseline = extendBaseline({}, 'reverse', atStart);
+    const summary = summarizeLag(computeLag(atStart, new Map(), baseline));
+    expect(summary.totalRecords).toBe(0);
+    expect(summary.partitionsNotStarted).toBe(4);
+  });
+
+  it('reverse: with new records on 1 of 4 partitions only the new, uncopied ones count', () => {
+    const baseline = extendBaseline({}, 'reverse', atStart);
+    const now = at([3000, 3250, 3000, 3000]);
+    // Before MM2 copied anything: the 250 new records.
+    expect(summarizeLag(computeLag(now, new Map(), baseline)).totalRecords).toBe(250);
+    // MM2 copied up to 3199 on partition 1: 50 left, the idle partitions still count nothing.
+    const positions = parseMirrorPositions([rec('orders', 1, 3199)], 'orders-v2');
+    const lags = computeLag(now, positions, baseline);
+    expect(lags.map((l) => l.lag)).toEqual([0, 50, 0, 0]);
+  });
+
+  it('forward: the retained history counts until MM2 copied it, idle or not', () => {
+    const baseline = extendBaseline({}, 'forward', atStart);
+    const positions = parseMirrorPositions([rec('orders', 1, 2999)], 'orders-v2');
+    expect(computeLag(atStart, positions, baseline).map((l) => l.lag)).toEqual([3000, 0, 3000, 3000]);
+  });
+
+  it('gives a partition added during the run its baseline when first seen, and keeps known ones', () => {
+    const reverse = extendBaseline({}, 'reverse', atStart);
+    const grown = [...at([3100, 3000, 3000, 3000]), { topic: 'orders', partition: 4, start: 0, end: 40 }];
+    const extended = extendBaseline(reverse, 'reverse', grown);
+    expect(extended).toEqual({ orders: [3000, 3000, 3000, 3000, 40] });
+    expect(extendBaseline(extended, 'reverse', grown)).toBe(extended);
+    const later = [...at([3100, 3000, 3000, 3000]), { topic: 'orders', partition: 4, start: 0, end: 45 }];
+    expect(computeLag(later, new Map(), extended).map((l) => l.lag)).toEqual([100, 0, 0, 0, 5]);
+    // Forward, the added partition's retained records all count.
+    const forward = extendBaseline(extendBaseline({}, 'forward', atStart), 'forward', grown);
+    expect(computeLag(later, new Map(), forward).map((l) => l.lag)).toEqual([3100, 3000, 3000, 3000, 45]);
+  });
+
+  it('still counts only retained records when retention passed the baseline', () => {
+    const lags = computeLag(at([3000], 2900), new Map(), { orders: [100] });
+    expect(lags[0]!.lag).toBe(100);
   });
 });

@@ -81,9 +81,10 @@ describe('rollback workflow, run locally', () => {
       STATE.resolveBrokers,
     ]);
     expect(run.entered.slice(3, 5).sort()).toEqual([STATE.getSourceBrokers, STATE.getTargetBrokers].sort());
-    expect(run.entered.slice(5, 12)).toEqual([
+    expect(run.entered.slice(5, 13)).toEqual([
       STATE.discoverTopics,
       STATE.renderConfig,
+      STATE.isDryRun,
       STATE.startReplication,
       STATE.checkStart,
       STATE.recordTask,
@@ -91,11 +92,12 @@ describe('rollback workflow, run locally', () => {
       STATE.waitBeforePoll,
     ]);
     expect(run.entered).toContain(STATE.requestApproval);
-    expect(run.entered.slice(-5)).toEqual([
+    expect(run.entered.slice(-6)).toEqual([
       STATE.pollDecision,
       STATE.waitForOffsetSync,
       STATE.stopReplication,
       STATE.verifyOffsets,
+      STATE.checkOffsets,
       STATE.succeeded,
     ]);
     expect(run.entered).not.toContain(STATE.stopAfterFailure);

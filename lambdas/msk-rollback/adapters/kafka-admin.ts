@@ -10,7 +10,7 @@
  *   (low/high; [] on UNKNOWN_TOPIC_OR_PARTITION); listGroups/describeGroups -> `admin.listGroups()` /
  *   `admin.describeGroups(ids)` (`Dead` = no such group); fetchGroupOffsets -> `admin.fetchOffsets`
  *   on the requested topics that exist (offset -1, "no commit", skipped); readTopic -> a consumer on a
- *   throwaway group (`observatory-read-<uuid>`, no commits) reading from the beginning until every
+ *   throwaway group (`observatory-read-<uuid>`, no commits; readTopicBinary keeps the bytes) reading from the beginning until every
  *   partition reaches the end offsets fetched first, bounded by a timeout, then the group is deleted
  *   (best effort: it holds no offsets, so the broker drops it anyway).
  * - kafkajs logs go to the Powertools logger, warnings and errors only.
@@ -36,8 +36,7 @@ import {
 } from 'kafkajs';
 import { READ_GROUP_PREFIX } from '#contracts/msk-rollback';
 import { logger } from '#shared/powertools';
-import type { RawRecord } from '../lag.ts';
-import type { KafkaAdmin, KafkaAdminFactory } from '../ports.ts';
+import type { BinaryRecord, KafkaAdmin, KafkaAdminFactory } from '../ports.ts';
 
 /** Credentials as the SDK resolves them. */
 export interface SigningCredentials {
@@ -208,6 +207,12 @@ function hasErrorType(e: unknown, type: string): boolean {
   return false;
 }
 
+function utf8(bytes: Uint8Array | null): string | null {
+  return bytes === null
+    ? null
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
 function toOffset(value: string, what: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n)) throw new Error(`offset "${value}" of ${what} is not a safe integer`);
@@ -261,12 +266,12 @@ export function kafkaAdminFactory(options: KafkaAdminOptions = {}): KafkaAdminFa
       }
     };
 
-    const readTopic = async (topic: string): Promise<RawRecord[]> => {
+    const readTopicBinary = async (topic: string): Promise<BinaryRecord[]> => {
       const pending = new Map<number, number>();
       for (const p of await fetchTopicOffsets(topic)) if (p.end > p.start) pending.set(p.partition, p.end);
       if (pending.size === 0) return [];
       const ends = new Map(pending);
-      const byPartition = new Map<number, RawRecord[]>([...pending.keys()].map((p) => [p, []]));
+      const byPartition = new Map<number, BinaryRecord[]>([...pending.keys()].map((p) => [p, []]));
       const groupId = `${READ_GROUP_PREFIX}${randomUUID()}`;
       const consumer = kafka.consumer({ groupId });
       consumers.add(consumer);
@@ -307,7 +312,7 @@ export function kafkaAdminFactory(options: KafkaAdminOptions = {}): KafkaAdminFa
             if (batch.topic !== topic || end === undefined || out === undefined) return;
             for (const m of batch.messages) {
               if (Number(m.offset) >= end) break;
-              out.push({ key: m.key?.toString('utf8') ?? null, value: m.value?.toString('utf8') ?? null });
+              out.push({ key: m.key ?? null, value: m.value ?? null });
             }
           },
         });
@@ -353,7 +358,9 @@ export function kafkaAdminFactory(options: KafkaAdminOptions = {}): KafkaAdminFa
             })),
         );
       },
-      readTopic,
+      readTopic: async (topic) =>
+        (await readTopicBinary(topic)).map(({ key, value }) => ({ key: utf8(key), value: utf8(value) })),
+      readTopicBinary,
       close: async () => {
         await Promise.allSettled([...consumers].map((c) => c.disconnect()));
         consumers.clear();
