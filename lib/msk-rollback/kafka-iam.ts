@@ -42,11 +42,17 @@ export function kafkaClusterResources(clusterArn: string): KafkaClusterResources
 
 /** Data-plane actions, by who needs them. */
 export const KAFKA_ACTIONS = {
-  /** Reading: topic and group listing, offsets, and the MM2 offsets topic (Lambda functions). */
+  /**
+   * Reading (Lambda functions): topic and group listing, committed offsets and MM2's internal topics.
+   * The pipeline's groups are only described (ListGroups, DescribeGroups, OffsetFetch); joining,
+   * committing and deleting (AlterGroup, DeleteGroup) are limited to the functions' own throwaway
+   * `READ_GROUP_PREFIX*` groups, so a read-only function can never move or drop a consumer's offsets.
+   */
   read: {
     cluster: ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster'],
     topic: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
-    group: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
+    group: ['kafka-cluster:DescribeGroup'],
+    readGroup: ['kafka-cluster:AlterGroup', 'kafka-cluster:DeleteGroup'],
   },
   /**
    * MirrorMaker 2: any configured cluster may be a source (read) or a target (create and write topics,

@@ -257,10 +257,10 @@ export class MskRollbackStack extends Stack {
         KAFKA_ACTIONS.read.group,
         kafka.map((k) => k.groups),
       );
-      // Clean up the throwaway group a compacted-topic read used (it commits nothing).
+      // Join, then clean up, the throwaway group a topic read uses (it commits nothing): only those.
       allow(
         f,
-        ['kafka-cluster:DeleteGroup'],
+        KAFKA_ACTIONS.read.readGroup,
         kafka.map((k) => k.readGroups),
       );
     }

@@ -5,7 +5,7 @@ import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ecsApi, executionsApi, mskApi, networkApi } from '../../lambdas/msk-rollback/adapters/aws.ts';
-import { createKafkaAdmin, mskIamAuthToken } from '../../lambdas/msk-rollback/adapters/kafka-admin.ts';
+import { createKafkaAdmin } from '../../lambdas/msk-rollback/adapters/kafka-admin.ts';
 import { handler as stopHandler } from '../../lambdas/msk-rollback/stop-replication-handler.ts';
 
 const kafka = mockClient(KafkaClient);
@@ -244,31 +244,6 @@ describe('ECS adapter and the stop function', () => {
 });
 
 describe('Kafka admin adapter', () => {
-  it('signs an MSK IAM OAUTHBEARER token for kafka-cluster:Connect', async () => {
-    const now = new Date('2026-03-02T09:00:00Z');
-    const { token, expiresAtMs } = await mskIamAuthToken('eu-west-1', {
-      now,
-      credentials: {
-        accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
-        secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
-        sessionToken: 'tok',
-      },
-    });
-    expect(token).toMatch(/^[A-Za-z0-9_-]+$/);
-    const url = new URL(Buffer.from(token, 'base64url').toString('utf8'));
-    expect(url.host).toBe('kafka.eu-west-1.amazonaws.com');
-    expect(url.searchParams.get('Action')).toBe('kafka-cluster:Connect');
-    expect(url.searchParams.get('X-Amz-Algorithm')).toBe('AWS4-HMAC-SHA256');
-    expect(url.searchParams.get('X-Amz-Credential')).toBe(
-      'AKIAIOSFODNN7EXAMPLE/20260302/eu-west-1/kafka-cluster/aws4_request',
-    );
-    expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
-    expect(url.searchParams.get('X-Amz-Security-Token')).toBe('tok');
-    expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
-    expect(url.searchParams.get('User-Agent')).toBe('infra-observatory-msk-rollback');
-    expect(expiresAtMs).toBe(now.getTime() + 900_000);
-  });
-
   it('refuses brokers that are not MSK endpoints before any network access', async () => {
     await expect(createKafkaAdmin('b-1.x:9098')).rejects.toThrow(/cannot derive the region from broker/);
   });

@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { READ_GROUP_PREFIX } from '../../contracts/msk-rollback.ts';
 import { loadConfig } from '../../lib/config/loader.ts';
 import type { MskRollbackConfig } from '../../lib/config/schema.ts';
 import { MskRollbackStack } from '../../lib/msk-rollback/msk-rollback-stack.ts';
@@ -117,14 +118,38 @@ describe('MskRollbackStack', () => {
     // DeleteGroup only on the throwaway read groups, never on the pipeline's groups.
     const deletes = kafkaStatements.filter((s) => list(s.Action).includes('kafka-cluster:DeleteGroup'));
     expect(deletes.length).toBe(3);
-    for (const s of deletes) {
-      expect(list(s.Action)).toEqual(['kafka-cluster:DeleteGroup']);
+    for (const s of deletes)
       for (const r of list(s.Resource)) expect(r).toMatch(/:group\/[^/]+\/[^/]+\/observatory-read-\*$/);
-    }
     const mskControl = statements().filter((s) => list(s.Action).some((a) => a.startsWith('kafka:')));
     for (const s of mskControl)
       expect(list(s.Resource).sort()).toEqual(config.clusters.map((c) => c.arn).sort());
   });
+
+  it.each(['DiscoverTopics', 'PollReplication', 'VerifyOffsets'])(
+    'lets %s describe every group but alter and delete only its own observatory-read-* groups',
+    (fn) => {
+      const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+        JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(fn),
+      ) as { Properties: { PolicyDocument: { Statement: Statement[] } } }[];
+      expect(policies).toHaveLength(1);
+      const groupGrants = new Map<string, Set<string>>();
+      for (const st of policies[0]!.Properties.PolicyDocument.Statement)
+        for (const r of list(st.Resource))
+          if (typeof r === 'string' && r.includes(':group/'))
+            for (const a of list(st.Action)) groupGrants.set(r, (groupGrants.get(r) ?? new Set()).add(a));
+      const readGroups = `/${READ_GROUP_PREFIX}*`;
+      for (const c of config.clusters) {
+        const [, nameAndUuid] = c.arn.split(':cluster/');
+        const groups = `arn:aws:kafka:eu-west-1:111111111111:group/${nameAndUuid}`;
+        expect([...(groupGrants.get(`${groups}/*`) ?? [])]).toEqual(['kafka-cluster:DescribeGroup']);
+        expect([...(groupGrants.get(`${groups}${readGroups}`) ?? [])].sort()).toEqual([
+          'kafka-cluster:AlterGroup',
+          'kafka-cluster:DeleteGroup',
+        ]);
+      }
+      expect(groupGrants.size).toBe(config.clusters.length * 2);
+    },
+  );
 
   it('lets the MM2 task replicate, read its config and remote-write, and nothing else', () => {
     const policies = template.findResources('AWS::IAM::Policy');

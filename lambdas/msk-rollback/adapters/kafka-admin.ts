@@ -1,9 +1,10 @@
 /**
  * Kafka admin adapter for MSK with IAM auth, on kafkajs 2.2.4.
  *
- * - Auth: SASL/OAUTHBEARER with an MSK IAM token (a SigV4-presigned `kafka-cluster:Connect` URL,
- *   base64url-encoded, as `aws-msk-iam-sasl-signer-js` produces it), signed with the SDK's own signer
- *   and the Lambda role's credentials; kafkajs asks for a fresh token on every broker connection.
+ * - Auth: SASL/OAUTHBEARER with an MSK IAM token from AWS's `aws-msk-iam-sasl-signer-js` (a
+ *   SigV4-presigned `kafka-cluster:Connect` URL, base64url-encoded, its lifetime capped by the
+ *   credentials' expiry), signed with the Lambda role's credentials; kafkajs asks for a fresh token
+ *   on every broker connection.
  * - Region: taken from the broker host names (`b-1.NAME.ID.c2.kafka.REGION.amazonaws.com:9098`,
  *   serverless `boot-ID.c1.kafka-serverless.REGION.amazonaws.com:9098`) unless passed in.
  * - Port mapping: listTopics -> `admin.listTopics()`; fetchTopicOffsets -> `admin.fetchTopicOffsets`
@@ -17,10 +18,8 @@
  * The Lambda role has the kafka-cluster actions this needs (see `lib/msk-rollback/kafka-iam.ts`).
  */
 import { randomUUID } from 'node:crypto';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { generateAuthTokenFromCredentialsProvider } from 'aws-msk-iam-sasl-signer-js';
 import {
   type Admin,
   type ConsumerConfig,
@@ -38,11 +37,12 @@ import { READ_GROUP_PREFIX } from '#contracts/msk-rollback';
 import { logger } from '#shared/powertools';
 import type { BinaryRecord, KafkaAdmin, KafkaAdminFactory } from '../ports.ts';
 
-/** Credentials as the SDK resolves them. */
+/** Credentials as the SDK resolves them; `expiration` caps the token's lifetime. */
 export interface SigningCredentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   readonly sessionToken?: string;
+  readonly expiration?: Date;
 }
 
 /** An MSK IAM auth token and when it expires. */
@@ -51,49 +51,22 @@ export interface MskIamToken {
   readonly expiresAtMs: number;
 }
 
-/** Lifetime of a token, as the AWS signer libraries use. */
-export const TOKEN_TTL_SECONDS = 900;
-
 /**
- * Generates an MSK IAM SASL/OAUTHBEARER token for a region.
+ * Generates an MSK IAM SASL/OAUTHBEARER token for a region with AWS's own signer library,
+ * `aws-msk-iam-sasl-signer-js`: a SigV4-presigned `kafka-cluster:Connect` URL, base64url-encoded,
+ * valid for 900 s or until the credentials expire, whichever comes first.
  * @param region the cluster's region
- * @param opts credentials (default: the SDK chain) and clock (default: now)
+ * @param credentials static credentials or a provider (default: the SDK's default provider chain)
  */
 export async function mskIamAuthToken(
   region: string,
-  opts: {
-    credentials?: SigningCredentials | (() => Promise<SigningCredentials>);
-    now?: Date;
-    userAgent?: string;
-  } = {},
+  credentials: SigningCredentials | (() => Promise<SigningCredentials>) = defaultProvider(),
 ): Promise<MskIamToken> {
-  const signer = new SignatureV4({
-    service: 'kafka-cluster',
+  const { token, expiryTime } = await generateAuthTokenFromCredentialsProvider({
     region,
-    sha256: Sha256,
-    credentials: opts.credentials ?? defaultProvider(),
+    awsCredentialsProvider: typeof credentials === 'function' ? credentials : async () => credentials,
   });
-  const now = opts.now ?? new Date();
-  const request = new HttpRequest({
-    method: 'GET',
-    protocol: 'https:',
-    hostname: `kafka.${region}.amazonaws.com`,
-    path: '/',
-    query: { Action: 'kafka-cluster:Connect' },
-    headers: { host: `kafka.${region}.amazonaws.com` },
-  });
-  const signed = await signer.presign(request, { expiresIn: TOKEN_TTL_SECONDS, signingDate: now });
-  const query = new URLSearchParams();
-  for (const [k, v] of Object.entries(signed.query ?? {})) {
-    if (typeof v === 'string') query.append(k, v);
-    else if (Array.isArray(v)) for (const item of v) query.append(k, item);
-  }
-  query.append('User-Agent', opts.userAgent ?? 'infra-observatory-msk-rollback');
-  const url = `https://${signed.hostname}/?${query.toString()}`;
-  return {
-    token: Buffer.from(url, 'utf8').toString('base64url'),
-    expiresAtMs: now.getTime() + TOKEN_TTL_SECONDS * 1000,
-  };
+  return { token, expiresAtMs: expiryTime };
 }
 
 const MSK_HOST = /\.kafka(?:-serverless)?\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com(?:\.cn)?(?::\d+)?$/;
@@ -237,7 +210,7 @@ export function kafkaAdminFactory(options: KafkaAdminOptions = {}): KafkaAdminFa
       ssl: true,
       sasl: {
         mechanism: 'oauthbearer',
-        oauthBearerProvider: async () => ({ value: (await mskIamAuthToken(region, { credentials })).token }),
+        oauthBearerProvider: async () => ({ value: (await mskIamAuthToken(region, credentials)).token }),
       },
       connectionTimeout: options.connectionTimeoutMs ?? 5_000,
       requestTimeout: options.requestTimeoutMs ?? 15_000,
