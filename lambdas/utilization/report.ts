@@ -1,5 +1,5 @@
 /**
- * The under-use report: resources that the policy (`UnderUsePolicySchema` in lib/config/schema.ts)
+ * The under-use report: resources that the policy (`UnderUsePolicySchema` in contracts/utilization.ts)
  * says are idle, with the evidence, an estimated monthly cost, ranked by money; plus collection health
  * per shard from the batch ledger, and the gauges pushed to Prometheus.
  *
@@ -19,8 +19,8 @@
  * and its state is not a terminal or stopped one.
  */
 import { type SQL, sql } from 'drizzle-orm';
+import type { UnderUsePolicy } from '#contracts/utilization';
 import { type Db, resultRows } from '#shared/db/client';
-import type { UnderUsePolicy } from '../../lib/config/schema.ts';
 import { type CostEstimate, estimateMonthlyCost, type PricePort } from './pricing.ts';
 import type { Service } from './rows.ts';
 

@@ -18,9 +18,11 @@ import {
   TcpTargetSchema,
 } from '#contracts/probes';
 
+import { UnderUsePolicySchema } from '#contracts/utilization';
+
 // The probe target and settings schemas are the probe function's contract (zod/mini; classic
 // schemas compose them as they are). Re-exported so config users keep one import.
-export { DnsTargetSchema, HttpTargetSchema, ProbeTargetSchema, TcpTargetSchema };
+export { DnsTargetSchema, HttpTargetSchema, ProbeTargetSchema, TcpTargetSchema, UnderUsePolicySchema };
 
 const accountId = z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account ID');
 const azId = z.string().regex(/^[a-z0-9]{2,5}-az\d+$/, 'expected an AZ ID such as euw1-az1');
@@ -119,40 +121,6 @@ export const ProbesSchema = z
       }
     });
   });
-
-/** Under-use policy: a resource is reported when every condition of its service holds over `days`. */
-export const UnderUsePolicySchema = z.strictObject({
-  ec2: z
-    .strictObject({
-      days: z.number().int().min(1).default(14),
-      cpuP95BelowPercent: z.number().min(0).max(100).default(10),
-      networkBytesPerDayBelow: z
-        .number()
-        .min(0)
-        .default(5 * 1024 ** 2 * 24),
-    })
-    .default({ days: 14, cpuP95BelowPercent: 10, networkBytesPerDayBelow: 5 * 1024 ** 2 * 24 }),
-  rds: z
-    .strictObject({
-      days: z.number().int().min(1).default(7),
-      maxConnectionsBelow: z.number().min(0).default(1),
-    })
-    .default({ days: 7, maxConnectionsBelow: 1 }),
-  ecs: z
-    .strictObject({
-      days: z.number().int().min(1).default(14),
-      cpuP95BelowPercent: z.number().min(0).max(100).default(20),
-      memoryP95BelowPercent: z.number().min(0).max(100).default(20),
-    })
-    .default({ days: 14, cpuP95BelowPercent: 20, memoryP95BelowPercent: 20 }),
-  msk: z
-    .strictObject({
-      days: z.number().int().min(1).default(14),
-      cpuP95BelowPercent: z.number().min(0).max(100).default(10),
-      bytesInPerSecBelow: z.number().min(0).default(1024),
-    })
-    .default({ days: 14, cpuP95BelowPercent: 10, bytesInPerSecBelow: 1024 }),
-});
 
 export const UtilizationServiceSchema = z.enum(['ec2', 'rds', 'ecs', 'msk']);
 
@@ -285,5 +253,5 @@ export type ProbesConfig = z.infer<typeof ProbesSchema>;
 export type ProbeRegionConfig = z.infer<typeof ProbeRegionSchema>;
 export type ProbeTargetConfig = z.infer<typeof ProbeTargetSchema>;
 export type UtilizationConfig = z.infer<typeof UtilizationSchema>;
-export type UnderUsePolicy = z.infer<typeof UnderUsePolicySchema>;
+export type { UnderUsePolicy } from '#contracts/utilization';
 export type MskRollbackConfig = z.infer<typeof MskRollbackSchema>;

@@ -50,10 +50,13 @@ describe('Lambda bundles', () => {
   // a chunk that is missing, and import-time crashes before a deploy would.
   for (const entry of entries) {
     const name = relative(ROOT, entry);
-    it(`bundles ${name} within its budget and loads it`, () => {
+    it(`bundles ${name} within its budget, without lib/, and loads it`, () => {
       const outdir = join(work, name.replace(/\W+/g, '-'));
-      const size = bundleSize(bundleLambda(entry, outdir));
+      const metafile = bundleLambda(entry, outdir);
+      const size = bundleSize(metafile);
       expect(size.mapBytes).toBe(0);
+      // Runtime code never imports infrastructure code: what both need lives in contracts/.
+      expect(Object.keys(metafile.inputs).filter((f) => relative(ROOT, f).startsWith('lib/'))).toEqual([]);
       expect(Math.round(size.coldBytes / 1024)).toBeLessThanOrEqual(COLD_PATH_BUDGET_KB[name] ?? 0);
       const type = execFileSync(
         process.execPath,
