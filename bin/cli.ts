@@ -1,67 +1,41 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 /**
- * `observatory`: the command-line side of Infra Observatory. Each capability registers its commands.
+ * `observatory`: the command-line side of Infra Observatory (subcommands in cli/commands.ts).
+ *
+ * Built ahead of time into `dist/cli/observatory.mjs` by `npm run build` (scripts/build-cli.ts), which
+ * `npm ci` runs through the `prepare` script, so a run compiles no TypeScript and loads only the
+ * invoked subcommand. `npx tsx bin/cli.ts` runs the same program from source.
  */
-import { Command } from 'commander';
-import { register as registerDashboards } from '../cli/dashboards.ts';
-import { register as registerProbe } from '../cli/probe.ts';
-import { register as registerReport } from '../cli/report.ts';
-import { register as registerRollback } from '../cli/rollback.ts';
-import { register as registerStore } from '../cli/store.ts';
-import { ConfigError, loadConfig } from '../lib/config/loader.ts';
-import { renderAlertmanagerDefinition } from '../lib/observability/alertmanager.ts';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { programFor } from '../cli/commands.ts';
 
-const program = new Command('observatory')
-  .description('Infra Observatory: network probes, utilization reports and MSK rollbacks on AMP')
-  .showHelpAfterError()
-  // Usage errors exit 2, a failed check (a probe down, a rejected batch) exits 1.
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+// The built CLI records its sources (scripts/build-cli.ts): say so when one changed since the build.
+function warnIfStale(): void {
+  const manifest = new URL('./sources.json', import.meta.url);
+  if (!existsSync(manifest)) return;
+  const { builtAtMs, files } = JSON.parse(readFileSync(manifest, 'utf8')) as {
+    builtAtMs: number;
+    files: string[];
+  };
+  const changed = files.find((f) => existsSync(f) && statSync(f).mtimeMs > builtAtMs);
+  if (changed) console.error(`observatory: ${changed} changed since the CLI was built; run npm run build`);
+}
 
-registerProbe(program);
-registerStore(program);
-registerReport(program);
-registerRollback(program);
-registerDashboards(program);
-
-program
-  .command('config')
-  .description('validate a config file and print a summary of what it enables')
-  .argument('[file]', 'config file', 'config/example.yaml')
-  .action((file: string) => {
-    const c = loadConfig(file);
-    console.log(`${file}: valid`);
-    console.log(
-      `  monitoring: home region ${c.monitoring.homeRegion}, ${'workspaceId' in c.monitoring.workspace ? `imported workspace ${c.monitoring.workspace.workspaceId}` : 'new AMP workspace'}`,
+async function main(): Promise<void> {
+  warnIfStale();
+  const args = process.argv.slice(2);
+  const program = await programFor(args);
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } catch (err) {
+    // A config problem is the user's to fix: its message lists them, no stack trace.
+    console.error(
+      (err as Error).name === 'ConfigError'
+        ? (err as Error).message
+        : `observatory: ${(err as Error).message}`,
     );
-    if (c.probes)
-      console.log(
-        `  probes: ${c.probes.regions.length} regions, ${c.probes.regions.reduce((n, r) => n + r.availabilityZones.length, 0)} AZs, ${c.probes.targets.length} static targets`,
-      );
-    if (c.utilization)
-      console.log(
-        `  utilization: ${c.utilization.accounts.length} accounts x ${c.utilization.regions.length} regions x ${c.utilization.services.length} services`,
-      );
-    if (c.mskRollback) console.log(`  msk rollback: ${c.mskRollback.clusters.length} clusters`);
-  });
-
-program
-  .command('alertmanager')
-  .description(
-    'print the AMP Alertmanager definition (for an imported workspace: pipe to `aws amp put-alert-manager-definition`)',
-  )
-  .requiredOption('--topic-arn <arn>', 'SNS topic that receives alerts')
-  .requiredOption('--region <region>', 'region of the topic')
-  .action((opts: { topicArn: string; region: string }) => {
-    process.stdout.write(renderAlertmanagerDefinition({ topicArn: opts.topicArn, region: opts.region }));
-  });
-
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
     process.exit(1);
   }
-  console.error(`observatory: ${(err as Error).message}`);
-  process.exit(1);
 }
+
+await main();

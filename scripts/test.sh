@@ -35,6 +35,10 @@ fi
 [ -x node_modules/.bin/vitest ] || { say "installing npm packages"; npm ci --no-audit --no-fund; }
 [ "$(node_modules/.bin/node --version | cut -d. -f1)" = v22 ] || die "node_modules/.bin/node is not Node 22: run npm ci"
 
+# Tests run the TypeScript sources (test/cli builds its own copy of the CLI); rebuilding dist/ here
+# keeps the `observatory` command as fresh as the code that was just tested.
+say "build the CLI (dist/cli)"
+npm run --silent build
 say "lint and format (biome)"
 npx biome check .
 say "type check (tsc)"

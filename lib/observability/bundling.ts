@@ -8,6 +8,8 @@
  * reads unless that code runs. Source maps are opt-in: they double the asset and, with
  * `--enable-source-maps`, cost parse time on every cold start.
  */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { type BuildOptions, buildSync, type Metafile } from 'esbuild';
 
 /** Options of {@link lambdaBuildOptions}. */
@@ -74,6 +76,8 @@ export interface BundleSize {
   readonly totalBytes: number;
   /** Bytes of source maps (0 when they are off). */
   readonly mapBytes: number;
+  /** The output files a cold start loads, as the metafile names them. */
+  readonly coldFiles: string[];
 }
 
 /**
@@ -102,5 +106,17 @@ export function bundleSize(metafile: Metafile): BundleSize {
     else totalBytes += out.bytes;
   }
   const coldBytes = [...cold].reduce((n, f) => n + (outputs[f]?.bytes ?? 0), 0);
-  return { coldBytes, totalBytes, mapBytes };
+  return { coldBytes, totalBytes, mapBytes, coldFiles: [...cold] };
+}
+
+/**
+ * Every Lambda entry of the project: the `handler.ts` and `*-handler.ts` files under `lambdas/`.
+ * @param lambdasDir the `lambdas/` directory
+ * @returns absolute paths, sorted
+ */
+export function handlerEntries(lambdasDir: string): string[] {
+  return readdirSync(lambdasDir, { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile() && /(^|-)handler\.ts$/.test(f.name))
+    .map((f) => join(f.parentPath, f.name))
+    .sort();
 }
