@@ -3,13 +3,13 @@
  * `observatory`: the command-line side of Infra Observatory. Each capability registers its commands.
  */
 import { Command } from 'commander';
+import { register as registerAlertmanager } from '../cli/alertmanager.ts';
 import { register as registerDashboards } from '../cli/dashboards.ts';
 import { register as registerProbe } from '../cli/probe.ts';
 import { register as registerReport } from '../cli/report.ts';
 import { register as registerRollback } from '../cli/rollback.ts';
 import { register as registerStore } from '../cli/store.ts';
 import { ConfigError, loadConfig } from '../lib/config/loader.ts';
-import { renderAlertmanagerDefinition } from '../lib/observability/alertmanager.ts';
 
 const program = new Command('observatory')
   .description('Infra Observatory: network probes, utilization reports and MSK rollbacks on AMP')
@@ -22,6 +22,7 @@ registerStore(program);
 registerReport(program);
 registerRollback(program);
 registerDashboards(program);
+registerAlertmanager(program);
 
 program
   .command('config')
@@ -42,17 +43,6 @@ program
         `  utilization: ${c.utilization.accounts.length} accounts x ${c.utilization.regions.length} regions x ${c.utilization.services.length} services`,
       );
     if (c.mskRollback) console.log(`  msk rollback: ${c.mskRollback.clusters.length} clusters`);
-  });
-
-program
-  .command('alertmanager')
-  .description(
-    'print the AMP Alertmanager definition (for an imported workspace: pipe to `aws amp put-alert-manager-definition`)',
-  )
-  .requiredOption('--topic-arn <arn>', 'SNS topic that receives alerts')
-  .requiredOption('--region <region>', 'region of the topic')
-  .action((opts: { topicArn: string; region: string }) => {
-    process.stdout.write(renderAlertmanagerDefinition({ topicArn: opts.topicArn, region: opts.region }));
   });
 
 try {
