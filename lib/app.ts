@@ -1,10 +1,11 @@
 /**
  * Composes every stack of Infra Observatory from a validated config.
  */
-import { type App, Tags, Validations } from 'aws-cdk-lib';
+import { type App, Aspects, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { ObservatoryConfig } from './config/schema.ts';
 import { MskRollbackStack } from './msk-rollback/msk-rollback-stack.ts';
+import { LogGroupEncryption } from './observability/log-encryption.ts';
 import { MonitoringStack } from './observability/monitoring-stack.ts';
 import { ProbeStack } from './probes/probe-stack.ts';
 import { MemberRoleStack } from './utilization/member-role-stack.ts';
@@ -106,6 +107,7 @@ export function buildApp(
 
   for (const [key, value] of Object.entries({ project: config.project, ...config.tags }))
     Tags.of(app).add(key, value);
+  if (config.monitoring.logEncryption) Aspects.of(app).add(new LogGroupEncryption());
   if (options.nag ?? true)
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
   return { monitoring, probes, utilization, memberRoles, mskRollback };
