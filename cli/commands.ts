@@ -30,13 +30,18 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => import('./store.ts'),
   },
   {
+    name: 'migrate',
+    description: 'apply the utilization database schema migrations and print the ones applied',
+    load: () => import('./migrate.ts'),
+  },
+  {
     name: 'report',
     description: 'print the under-used resources report from the utilization database',
     load: () => import('./report.ts'),
   },
   {
     name: 'rollback',
-    description: 'MSK rollbacks: check an input, approve or reject a cutover',
+    description: 'MSK rollbacks: check an input, start and follow a rollback, approve or reject a cutover',
     load: () => import('./rollback.ts'),
   },
   {
@@ -49,6 +54,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'config',
     description: 'validate a config file and print a summary of what it enables',
     load: () => import('./config.ts'),
+  },
+  {
+    name: 'doctor',
+    description:
+      'check that a deployed estate works: stacks, AMP, fresh samples, schedules, DLQ, executions, database, dashboards',
+    load: () => import('./doctor.ts'),
   },
   {
     name: 'alertmanager',

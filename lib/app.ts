@@ -1,12 +1,13 @@
 /**
  * Composes every stack of Infra Observatory from a validated config.
  */
-import { type Stage, Tags, Validations } from 'aws-cdk-lib';
+import { Aspects, type Stage, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { PROJECT_VERSION, stackName, VERSION_TAG } from '#contracts/stacks';
 import { loadConfig } from './config/loader.ts';
 import type { ObservatoryConfig } from './config/schema.ts';
 import { MskRollbackStack } from './msk-rollback/msk-rollback-stack.ts';
+import { LogGroupEncryption } from './observability/log-encryption.ts';
 import { MonitoringStack } from './observability/monitoring-stack.ts';
 import { ReleasePipelineStack } from './pipeline/release-pipeline-stack.ts';
 import { ProbeStack } from './probes/probe-stack.ts';
@@ -144,6 +145,7 @@ export function buildApp(
     Tags.of(app).add(key, value);
   // `observatory doctor` compares this tag with its own version.
   Tags.of(app).add(VERSION_TAG, PROJECT_VERSION);
+  if (config.monitoring.logEncryption) Aspects.of(app).add(new LogGroupEncryption());
   if (options.nag ?? true)
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { writeSuppressionsToCloudFormation: true }));
   return { monitoring, probes, utilization, memberRoles, mskRollback, pipeline };

@@ -4,6 +4,36 @@
  */
 import { stringify } from 'yaml';
 
+/**
+ * What silences what. The rule files carry the labels these match (lib/observability/rules/*.yml):
+ * - `inhibits="source_az"` (ProbeSourceAzDown: every target fails from one AZ) silences the alerts
+ *   with `scope="source_az"` measured from the same source AZ (unreachable, loss, latency, overruns,
+ *   discovery): the AZ's own path is the one cause.
+ * - `inhibits="pipeline"` (a backbone failure: no probe sample at all, no utilization health gauge at
+ *   all, or the utilization collection runs stopped or failing) silences the alerts with
+ *   `scope="pipeline"` of the same `pipeline` (silent probe sources, stale shards, a stale report),
+ *   which only echo the missing data.
+ * - a critical alert silences the warning of the same `family` for the same subject (certificate
+ *   expiring in 3 days over expiring soon; collection stopped over stale).
+ */
+export const INHIBIT_RULES = [
+  {
+    source_matchers: ['inhibits="source_az"'],
+    target_matchers: ['scope="source_az"'],
+    equal: ['source_region', 'source_az'],
+  },
+  {
+    source_matchers: ['inhibits="pipeline"'],
+    target_matchers: ['scope="pipeline"'],
+    equal: ['pipeline'],
+  },
+  {
+    source_matchers: ['severity="critical"', 'family=~".+"'],
+    target_matchers: ['severity="warning"', 'family=~".+"'],
+    equal: ['family', 'target', 'account', 'region', 'service'],
+  },
+] as const;
+
 /** Props of {@link renderAlertmanagerDefinition}. */
 export interface AlertmanagerDefinitionProps {
   /** ARN of the SNS topic (may be a CDK token). */
@@ -16,9 +46,7 @@ export interface AlertmanagerDefinitionProps {
  * Builds the Alertmanager definition in AMP's format (`alertmanager_config: |` holding the config).
  *
  * Routing: `severity="critical"` to the critical receiver (no grouping delay, repeat every 1h),
- * everything else to the warning receiver (repeat every 4h). Inhibition: while a whole probe source AZ is
- * down (`ProbeSourceAzDown`), the per-target probe alerts from that AZ are muted, and a critical alert
- * mutes the warning of the same alertname and labels.
+ * everything else to the warning receiver (repeat every 4h). Inhibition follows {@link INHIBIT_RULES}.
  */
 export function renderAlertmanagerDefinition(props: AlertmanagerDefinitionProps): string {
   const receiver = (name: string, severity: string) => ({
@@ -44,18 +72,7 @@ export function renderAlertmanagerDefinition(props: AlertmanagerDefinitionProps)
         { matchers: ['severity="critical"'], receiver: 'critical', group_wait: '10s', repeat_interval: '1h' },
       ],
     },
-    inhibit_rules: [
-      {
-        source_matchers: ['scope="source"'],
-        target_matchers: ['scope="target"'],
-        equal: ['source_region', 'source_az'],
-      },
-      {
-        source_matchers: ['severity="critical"'],
-        target_matchers: ['severity="warning"'],
-        equal: ['alertname', 'target', 'source_az'],
-      },
-    ],
+    inhibit_rules: INHIBIT_RULES,
     receivers: [receiver('critical', 'critical'), receiver('warning', 'warning')],
     templates: ['default_template'],
   };

@@ -11,7 +11,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
-import type { MonitoringConfig } from '../config/schema.ts';
+import { DEFAULT_RUNBOOK_BASE_URL, type MonitoringConfig } from '../config/schema.ts';
 import { renderAlertmanagerDefinition } from './alertmanager.ts';
 import { GrafanaDashboards } from './dashboards/grafana-dashboards.ts';
 
@@ -134,7 +134,7 @@ export class MonitoringStack extends Stack {
       new aps.CfnRuleGroupsNamespace(this, `Rules${pascal(name)}`, {
         workspace: this.workspaceArn,
         name,
-        data: readFileSync(file, 'utf8'),
+        data: renderRuleFile(readFileSync(file, 'utf8'), config.runbookBaseUrl),
       });
     }
     for (const [name, data] of Object.entries(props.generatedRules ?? {})) {
@@ -172,6 +172,16 @@ export class MonitoringStack extends Stack {
       });
     }
   }
+}
+
+/**
+ * A shipped rule file with its runbook links pointed at `runbookBaseUrl`. The files keep the default
+ * base (so `promtool test rules` runs on them as they are); the anchor after `#` is kept.
+ * @param text the rule file
+ * @param runbookBaseUrl `monitoring.runbookBaseUrl`
+ */
+export function renderRuleFile(text: string, runbookBaseUrl: string): string {
+  return text.replaceAll(`runbook_url: "${DEFAULT_RUNBOOK_BASE_URL}#`, `runbook_url: "${runbookBaseUrl}#`);
 }
 
 function pascal(s: string): string {

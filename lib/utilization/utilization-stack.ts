@@ -86,6 +86,8 @@ export class UtilizationStack extends Stack {
       encryption: s3.BucketEncryption.S3_MANAGED, // S3 server access logging cannot deliver to SSE-KMS buckets
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
+      // ACLs off: S3 delivers access logs under the bucket policy below, not the log-delivery ACL.
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [{ expiration: Duration.days(90) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -96,14 +98,30 @@ export class UtilizationStack extends Stack {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       versioned: true,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'batches/',
       lifecycleRules: [
         { prefix: 'batches/', expiration: Duration.days(30), noncurrentVersionExpiration: Duration.days(7) },
         { prefix: 'reports/', expiration: Duration.days(400) },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // Server access logging set on the L1 so the access-log bucket grants delivery by bucket policy
+    // (scoped to this source bucket and account) instead of the LogDeliveryWrite ACL the L2 falls back to.
+    (this.batchBucket.node.defaultChild as s3.CfnBucket).loggingConfiguration = {
+      destinationBucketName: accessLogs.bucketName,
+      logFilePrefix: 'batches/',
+    };
+    accessLogs.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'S3ServerAccessLogsPolicy',
+        principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [accessLogs.arnForObjects('batches/*')],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': this.batchBucket.bucketArn },
+          StringEquals: { 'aws:SourceAccount': this.account },
+        },
+      }),
+    );
     this.deadLetterQueue = new sqs.Queue(this, 'StoreDeadLetterQueue', {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: key,

@@ -135,7 +135,7 @@ describe('cdk app with a bad config', () => {
 });
 
 describe('the region list', () => {
-  it('is the list aws-cdk-lib region-info publishes', async () => {
+  it('is the list aws-cdk-lib region-info publishes (else: npx tsx scripts/regions.ts > lib/config/regions.ts)', async () => {
     const { RegionInfo } = await import('aws-cdk-lib/region-info');
     const { AWS_REGIONS } = await import('../../lib/config/regions.ts');
     expect([...AWS_REGIONS].sort()).toEqual(RegionInfo.regions.map((r) => r.name).sort());

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { renderAlertmanagerDefinition } from '../../../lib/observability/alertmanager.ts';
-import { listRuleFiles, RULES_DIR } from '../../../lib/observability/monitoring-stack.ts';
+import { listRuleFiles, RULES_DIR, renderRuleFile } from '../../../lib/observability/monitoring-stack.ts';
 
 const README = readFileSync(join(import.meta.dirname, '../../../README.md'), 'utf8');
 /** GitHub's anchor of a Markdown heading. */
@@ -77,6 +77,17 @@ describe('alert rule files', () => {
         }
       });
 
+      it('points every runbook link at monitoring.runbookBaseUrl when rendered', () => {
+        const rendered = parse(
+          renderRuleFile(readFileSync(file, 'utf8'), 'https://wiki.example.com/runbooks'),
+        ) as {
+          groups: { rules: Rule[] }[];
+        };
+        const urls = rendered.groups.flatMap((g) => g.rules).flatMap((r) => r.annotations?.runbook_url ?? []);
+        expect(urls.length).toBeGreaterThan(0);
+        expect(urls.filter((u) => !/^https:\/\/wiki\.example\.com\/runbooks#[\w-]+$/.test(u))).toEqual([]);
+      });
+
       it('has test cases that fire every alert at least once', () => {
         const rules = (parse(readFileSync(file, 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap(
           (g) => g.rules,
@@ -138,7 +149,7 @@ describe('Alertmanager definition', () => {
     const out = execFileSync('amtool', ['check-config', file], { encoding: 'utf8' });
     expect(out).toContain('SUCCESS');
     expect(out).toContain('- 2 receivers');
-    expect(out).toContain('- 2 inhibit rules');
+    expect(out).toContain('- 3 inhibit rules');
     expect(out).toContain('- 1 templates');
   });
 
