@@ -48,6 +48,9 @@ import {
 import { type CheckResult, fail, warn } from './model.ts';
 import { activePhases, type PromQuery, probeKeys, QUERIES } from './promql.ts';
 
+/** Reads what drizzle's migrator recorded: one row per applied migration, `created_at` = the journal's `when`. */
+export const MIGRATIONS_SQL = 'select created_at from drizzle.__drizzle_migrations order by created_at';
+
 /** SDK clients of one region. */
 export interface RegionClients {
   readonly cloudformation: CloudFormationClient;
@@ -437,7 +440,7 @@ export async function runDoctor(config: ObservatoryConfig, deps: DoctorDeps): Pr
                 resourceArn,
                 secretArn,
                 database: config.utilization!.database.databaseName,
-                sql: 'select created_at from drizzle.__drizzle_migrations order by created_at',
+                sql: MIGRATIONS_SQL,
               }),
             );
             applied = (res.records ?? []).map((r) => Number(r[0]?.longValue ?? r[0]?.stringValue ?? 0));

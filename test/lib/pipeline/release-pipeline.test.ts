@@ -142,6 +142,27 @@ describe('release pipeline', () => {
     expect(artifacts[0]!.Properties.LoggingConfiguration).toMatchObject({ LogFilePrefix: 'artifacts/' });
   });
 
+  it('grants no wildcard action, and on a wildcard resource only what has no resource-level permission', () => {
+    const onAnyResource = new Set<string>();
+    for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+      for (const st of policy.Properties.PolicyDocument.Statement as {
+        Action: string | string[];
+        Resource: unknown;
+      }[]) {
+        const actions = [st.Action].flat();
+        expect(actions).not.toContain('*');
+        if (st.Resource === '*') for (const a of actions) onAnyResource.add(a);
+      }
+    }
+    expect([...onAnyResource].sort()).toEqual([
+      'cloudformation:DescribeStacks',
+      'codebuild:BatchGetBuilds',
+      'codebuild:StartBuild',
+      'codebuild:StopBuild',
+      's3:ListBucket',
+    ]);
+  });
+
   it('runs the synth step privileged (network namespaces) on the standard 7 image', () => {
     template.hasResourceProperties('AWS::CodeBuild::Project', {
       Source: { BuildSpec: Match.stringLikeRegexp('npm test') },
