@@ -76,6 +76,27 @@ describe('execution input', () => {
     ]);
   });
 
+  it('refuses a task size that leaves the JVM less than 512 MiB beside its heap', () => {
+    const small = parse({ ...EXAMPLE_INPUT, mm2: { cpu: 512, memoryMiB: 1024 } });
+    expect(small.ok ? [] : small.problems).toEqual([
+      'mm2.memoryMiB: memory 1024 MiB leaves the MM2 JVM 256 MiB beside its 512 MiB heap and the 256 MiB collector, under the 512 MiB it needs: use a larger task (at least cpu 512 with 2048 MiB)',
+    ]);
+    // The same refusal when the small size comes from the deployment's defaults.
+    const byDefault = parse(
+      { ...EXAMPLE_INPUT, mm2: undefined },
+      { ...BUILT_IN_DEFAULTS, cpu: 256, memoryMiB: 512 },
+    );
+    expect(byDefault.ok ? [] : byDefault.problems).toEqual([
+      'mm2.memoryMiB: memory 512 MiB leaves the MM2 JVM -256 MiB beside its 512 MiB heap and the 256 MiB collector, under the 512 MiB it needs: use a larger task (at least cpu 256 with 2048 MiB)',
+    ]);
+    for (const [cpu, memoryMiB] of [
+      [256, 2048],
+      [512, 2048],
+      [1024, 2048],
+    ])
+      expect(parse({ ...EXAMPLE_INPUT, mm2: { cpu, memoryMiB } }).ok, `${cpu}/${memoryMiB}`).toBe(true);
+  });
+
   it('rejects clusters the deployment may not use', () => {
     const other =
       'arn:aws:kafka:eu-west-1:111111111111:cluster/payments/0000aaaa-1111-2222-3333-444455556666-1';

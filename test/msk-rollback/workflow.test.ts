@@ -242,6 +242,163 @@ describe('rollback workflow, run locally', () => {
     expect(world.ecs.live()).toEqual([]);
   });
 
+  it('passes the gate in reverse when only 1 of 4 partitions receives records, and translates its group', async () => {
+    // Reverse: MM2 starts at the log end. The 4 selected partitions retain 10,000 records; only
+    // orders.created-0 gets new ones (and its consumer keeps up), until the cutover is approved.
+    const world = makeWorld({
+      direction: 'reverse',
+      setup: (source) => {
+        source.groups.clear();
+        source.setGroup('orders-service', 'Empty', [{ topic: 'orders.created', partition: 0, offset: 5000 }]);
+      },
+      produce: (_poll, phase, source) => {
+        if (phase !== 'converge') return;
+        source.produce('orders.created', 0, 50);
+        source.commit('orders-service', [
+          { topic: 'orders.created', partition: 0, offset: source.topics.get('orders.created')![0]!.end },
+        ]);
+      },
+    });
+    const run = await runWorkflow(
+      asl,
+      {
+        ...INPUT,
+        name: 'orders-back-to-v2',
+        direction: 'reverse',
+        sourceClusterArn: EXAMPLE_INPUT.targetClusterArn,
+        targetClusterArn: EXAMPLE_INPUT.sourceClusterArn,
+        groups: { include: ['orders-service'] },
+      },
+      world.handlers,
+    );
+    expect(run.error).toBeUndefined();
+    expect(run.entered.at(-1)).toBe(STATE.succeeded);
+    const totals = world.sink.samples.filter((s) => s.name === 'msk_rollback_lag_records_total');
+    expect(Math.max(...totals.map((s) => s.value))).toBeLessThanOrEqual(50);
+    const report = run.output as { offsets: { groups: { group: string; translated: boolean }[] } };
+    expect(report.offsets.groups).toMatchObject([{ group: 'orders-service', translated: true }]);
+    // The idle partitions were never copied: reverse does not replay history into the old cluster.
+    const copied = world.target.topics.get('orders.created')!.map((p) => p.end);
+    expect(copied.slice(1)).toEqual([0, 0]);
+    expect(copied[0]).toBeGreaterThan(0);
+  });
+
+  it('fails with OffsetsNotTranslated after stopping the task and publishing the report', async () => {
+    // billing has consumers on the target already: MM2 does not overwrite the offsets of an active group.
+    const world = makeWorld({
+      setup: (_source, target) =>
+        target.setGroup('billing', 'Stable', [{ topic: 'payments.settled', partition: 0, offset: 7 }]),
+    });
+    const run = await runWorkflow(asl, INPUT, world.handlers);
+    expect(run.error?.name).toBe('OffsetsNotTranslated');
+    expect(run.error?.cause).toBe(
+      '1 consumer group(s) not translated (replication is stopped; the report went to the alert topic): billing: group is Stable on the target: MM2 does not overwrite the offsets of a group with active members; stop its consumers on the target and run again',
+    );
+    expect(run.entered.slice(-4)).toEqual([
+      STATE.stopReplication,
+      STATE.verifyOffsets,
+      STATE.checkOffsets,
+      STATE.offsetsNotTranslated,
+    ]);
+    expect(world.ecs.stopCalls.map((c) => c.reason)).toEqual([
+      'msk rollback: cutover approved and lag drained',
+    ]);
+    expect(world.ecs.live()).toEqual([]);
+    const published = world.notifier.messages.at(-1)!;
+    expect(published.subject).toBe('MSK rollback orders-to-v3: FAILED, 1 group(s) not translated');
+    expect(published.message).toContain('FAIL billing: group is Stable on the target');
+    expect(published.message).toContain('OK   orders-service');
+  });
+
+  it('succeeds when the only untranslated group is listed in groups.optional', async () => {
+    const world = makeWorld({
+      setup: (_source, target) =>
+        target.setGroup('billing', 'Stable', [{ topic: 'payments.settled', partition: 0, offset: 7 }]),
+    });
+    const run = await runWorkflow(
+      asl,
+      { ...INPUT, groups: { ...(EXAMPLE_INPUT.groups as object), optional: ['bill.*'] } },
+      world.handlers,
+    );
+    expect(run.error).toBeUndefined();
+    expect(run.entered.at(-1)).toBe(STATE.succeeded);
+    expect(run.output).toMatchObject({
+      outcome: 'succeeded',
+      offsets: { translated: 1, notTranslated: 1, failed: [] },
+    });
+    expect(world.notifier.messages.at(-1)!.subject).toBe(
+      'MSK rollback orders-to-v3: done, 1 optional group(s) not translated',
+    );
+  });
+
+  it('ends a dry run with the plan, without starting a task', async () => {
+    const world = makeWorld();
+    const run = await runWorkflow(asl, { ...INPUT, dryRun: true }, world.handlers);
+    expect(run.error).toBeUndefined();
+    expect(run.entered.slice(-4)).toEqual([
+      STATE.renderConfig,
+      STATE.isDryRun,
+      STATE.dryRunPlan,
+      STATE.dryRunSucceeded,
+    ]);
+    expect(world.ecs.runCalls).toHaveLength(0);
+    expect(world.ecs.stopCalls).toHaveLength(0);
+    expect(run.output).toEqual({
+      dryRun: true,
+      rollback: 'orders-to-v3',
+      direction: 'forward',
+      source: 'orders-v2',
+      target: 'orders-v3',
+      topics: ['orders.created', 'payments.settled'],
+      partitions: 4,
+      groups: ['billing', 'orders-service'],
+      retainedRecords: 10_000,
+      task: { cpu: 1024, memoryMiB: 4096, heapMiB: 2662, mm2Tasks: 4 },
+      config: 's3://observatory-msk-rollback-configs/executions/orders-to-v3-run-1/mm2.properties',
+      configSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      lagGate: INPUT.lagGate,
+      timeouts: INPUT.timeouts,
+      historyBudget: { worstCaseEvents: expect.any(Number), budget: 20_000 },
+    });
+  });
+
+  it('gives up with ReplicationTaskFailed when the task dies and no restart is left', async () => {
+    const world = makeWorld({ crashAtPoll: 2 });
+    const run = await runWorkflow(asl, { ...INPUT, maxTaskRestarts: 0 }, world.handlers);
+    expect(run.error?.name).toBe('ReplicationTaskFailed');
+    expect(run.error?.cause).toContain('already restarted 0 of 0 times');
+    expect(run.entered.slice(-3)).toEqual([
+      STATE.replicationTaskFailed,
+      STATE.stopAfterFailure,
+      STATE.failed,
+    ]);
+    expect(world.ecs.live()).toEqual([]);
+  });
+
+  it('names a failed stop in the Error and Cause, with the error that led to it', async () => {
+    const world = makeWorld({
+      rate: 10,
+      stopFails: { StopReplicationAfterFailure: stateError('Ecs.ServerException', 'ecs is unavailable') },
+    });
+    const run = await runWorkflow(asl, INPUT, world.handlers);
+    expect(run.error?.name).toBe('StopReplicationFailed');
+    expect(run.error?.cause).toMatch(
+      /^stopping the MM2 task failed \(Ecs\.ServerException: ecs is unavailable\) after LagTimedOut: lag \d+ records still above 1000 after 5 minutes\. Tasks may still run/,
+    );
+    expect(run.entered.slice(-3)).toEqual([STATE.stopAfterFailure, STATE.stopFailed, STATE.failed]);
+  });
+
+  it('fails with the stop error when stopping after the drain fails, and still stops the task', async () => {
+    const world = makeWorld({
+      stopFails: { StopReplication: stateError('Ecs.ServerException', 'ecs is unavailable') },
+    });
+    const run = await runWorkflow(asl, INPUT, world.handlers);
+    expect(run.error).toEqual({ name: 'Ecs.ServerException', cause: 'ecs is unavailable' });
+    expect(run.entered).not.toContain(STATE.verifyOffsets);
+    expect(run.entered.slice(-2)).toEqual([STATE.stopAfterFailure, STATE.failed]);
+    expect(world.ecs.live()).toEqual([]);
+  });
+
   it('has a local handler for every task state it runs', () => {
     const tasks = collectStates(asl)
       .filter((s) => s.type === 'Task')

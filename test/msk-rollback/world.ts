@@ -54,6 +54,14 @@ export interface WorldOptions {
   runFailures?: { Arn?: string; Reason: string; Detail?: string }[][];
   /** The decision, or an error to throw, or 'never' to never answer. */
   decision?: ApprovalDecision | Error | 'never';
+  /** Where MM2 starts partitions it has no position for (must match the input's direction). */
+  direction?: 'forward' | 'reverse';
+  /** Changes the clusters before the run. */
+  setup?: (source: FakeKafkaCluster, target: FakeKafkaCluster) => void;
+  /** Producers and consumers on the source, before each poll (1-based), knowing the loop's phase. */
+  produce?: (poll: number, phase: string, source: FakeKafkaCluster) => void;
+  /** Stop states that fail (always), with this error. */
+  stopFails?: Partial<Record<'StopReplication' | 'StopReplicationAfterFailure', Error>>;
 }
 
 /** Builds a world and the local handlers of every Task state. */
@@ -77,9 +85,17 @@ export function makeWorld(opts: WorldOptions = {}) {
   const target = new FakeKafkaCluster('orders-v3');
   const ecs = new FakeEcs();
   ecs.runFailures = opts.runFailures ?? [];
-  const sim = new Mm2Simulation(source, target, 'orders-v2', ecs);
+  opts.setup?.(source, target);
+  // Reverse runs go back from orders-v3 to orders-v2: the fake `source` then stands at orders-v3's ARN.
+  const reverse = opts.direction === 'reverse';
+  const sim = new Mm2Simulation(source, target, reverse ? 'orders-v3' : 'orders-v2', ecs);
   sim.rate = opts.rate ?? 2000;
-  const open = adminFactory({ [SOURCE_BROKERS]: source, [TARGET_BROKERS]: target });
+  sim.direction = opts.direction ?? 'forward';
+  const open = adminFactory(
+    reverse
+      ? { [SOURCE_BROKERS]: target, [TARGET_BROKERS]: source }
+      : { [SOURCE_BROKERS]: source, [TARGET_BROKERS]: target },
+  );
   const notifier = new CapturingNotifier();
   const sink = new CapturingSink();
   const store = new MemoryStore();
@@ -137,6 +153,7 @@ export function makeWorld(opts: WorldOptions = {}) {
     RestartReplication: (input) => ecs.runTask(input),
     PollReplication: (input) => {
       polls++;
+      opts.produce?.(polls, String((input.poll as { phase?: string } | undefined)?.phase), source);
       sim.tick();
       if (polls === opts.crashAtPoll)
         for (const arn of ecs.live()) ecs.crash(arn, 'Essential container in task exited');
@@ -160,8 +177,14 @@ export function makeWorld(opts: WorldOptions = {}) {
       if (decision instanceof Error) throw decision;
       return decision;
     },
-    StopReplication: (input) => stopReplication(input, ecs.api(), ECS_CLUSTER),
-    StopReplicationAfterFailure: (input) => stopReplication(input, ecs.api(), ECS_CLUSTER),
+    StopReplication: (input) => {
+      if (opts.stopFails?.StopReplication) throw opts.stopFails.StopReplication;
+      return stopReplication(input, ecs.api(), ECS_CLUSTER);
+    },
+    StopReplicationAfterFailure: (input) => {
+      if (opts.stopFails?.StopReplicationAfterFailure) throw opts.stopFails.StopReplicationAfterFailure;
+      return stopReplication(input, ecs.api(), ECS_CLUSTER);
+    },
     VerifyOffsets: (input) => verifyAndReport(input, open, notifier),
   };
   return { source, target, ecs, sim, notifier, sink, store, handlers, polls: () => polls };
