@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { READ_GROUP_PREFIX } from '../../contracts/msk-rollback.ts';
+import { READ_GROUP_PREFIX, STATE_MACHINE_ARN_OUTPUT } from '../../contracts/msk-rollback.ts';
 import { loadConfig } from '../../lib/config/loader.ts';
 import type { MskRollbackConfig } from '../../lib/config/schema.ts';
 import { MskRollbackStack } from '../../lib/msk-rollback/msk-rollback-stack.ts';
@@ -210,6 +210,10 @@ describe('MskRollbackStack', () => {
         }),
       ],
     });
+  });
+
+  it('exports the state machine ARN for `observatory rollback start`', () => {
+    template.hasOutput(STATE_MACHINE_ARN_OUTPUT, { Value: { Ref: Match.stringLikeRegexp('^Workflow') } });
   });
 
   it('logs every state machine event with execution data and traces it', () => {
