@@ -19,6 +19,15 @@ import { MM2_IMAGE_DIR, mm2BuildArgs } from './mm2-image.ts';
 /** Container names: the contract with RenderConfig's overrides (`CONTAINERS` in the Lambda code). */
 export const MM2_CONTAINERS = { mm2: 'mm2', collector: 'adot-collector' } as const;
 
+/** Writable volumes of the task (the root file systems are read-only). */
+export const MM2_VOLUMES = { home: 'mm2-home', tmp: 'tmp' } as const;
+
+/** The MM2 container's user: the image's `mm2` user. */
+export const MM2_USER = '1001';
+
+/** The ADOT collector's user: any unprivileged uid (the image is `FROM scratch` and would run as root). */
+export const ADOT_USER = '10001';
+
 /** The ADOT collector image, pinned. */
 export const ADOT_COLLECTOR_IMAGE = 'public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0';
 
@@ -76,6 +85,10 @@ export class Mm2Task extends Construct {
         operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
       },
     });
+    // Both containers run with a read-only root file system as non-root users; Fargate has no tmpfs,
+    // so what they write goes to task-scoped bind mounts (ephemeral storage, encrypted by Fargate),
+    // seeded with the right owners by the MM2 image's VOLUME directives (see mm2-image/Dockerfile).
+    for (const name of Object.values(MM2_VOLUMES)) this.taskDefinition.addVolume({ name });
     const mm2 = this.taskDefinition.addContainer(MM2_CONTAINERS.mm2, {
       image:
         props.image ??
@@ -84,6 +97,8 @@ export class Mm2Task extends Construct {
           platform: Platform.LINUX_AMD64,
         }),
       essential: true,
+      readonlyRootFilesystem: true,
+      user: MM2_USER,
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'mm2' }),
       environment: { AWS_REGION: stack.region, JMX_EXPORTER_PORT: String(JMX_EXPORTER_PORT) },
       portMappings: [{ containerPort: JMX_EXPORTER_PORT, protocol: ecs.Protocol.TCP }],
@@ -93,12 +108,19 @@ export class Mm2Task extends Construct {
       // Metrics are not worth stopping replication for: the lag gate comes from the workflow's own checks.
       essential: false,
       memoryReservationMiB: 256,
+      readonlyRootFilesystem: true,
+      user: ADOT_USER,
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'adot' }),
       environment: {
         AWS_REGION: stack.region,
         AOT_CONFIG_CONTENT: adotCollectorConfig(props.remoteWriteUrl, stack.region),
       },
     });
+    mm2.addMountPoints(
+      { sourceVolume: MM2_VOLUMES.home, containerPath: '/opt/mm2', readOnly: false },
+      { sourceVolume: MM2_VOLUMES.tmp, containerPath: '/tmp', readOnly: false },
+    );
+    collector.addMountPoints({ sourceVolume: MM2_VOLUMES.tmp, containerPath: '/tmp', readOnly: false });
     collector.addContainerDependencies({ container: mm2, condition: ecs.ContainerDependencyCondition.START });
 
     const role = this.taskDefinition.taskRole;

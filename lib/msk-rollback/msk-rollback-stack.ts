@@ -3,7 +3,7 @@
  * Functions execution: validation, replication on Fargate, lag gate, approval, cutover, report.
  */
 import { join } from 'node:path';
-import { ArnFormat, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -15,6 +15,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import { STATE_MACHINE_ARN_OUTPUT } from '#contracts/msk-rollback';
 import type { MskRollbackConfig } from '../config/schema.ts';
 import {
   acknowledge,
@@ -344,6 +345,10 @@ export class MskRollbackStack extends Stack {
       tracingEnabled: true,
       logs: { destination: workflowLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
       comment: 'MSK rollback: MirrorMaker 2 replication with a lag gate, approval and cutover',
+    });
+    new CfnOutput(this, STATE_MACHINE_ARN_OUTPUT, {
+      value: this.stateMachine.stateMachineArn,
+      description: 'MSK rollback state machine (`observatory rollback start` finds it here)',
     });
     const smRole = this.stateMachine.role;
     acknowledge(

@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { READ_GROUP_PREFIX } from '../../contracts/msk-rollback.ts';
+import { READ_GROUP_PREFIX, STATE_MACHINE_ARN_OUTPUT } from '../../contracts/msk-rollback.ts';
 import { loadConfig } from '../../lib/config/loader.ts';
 import type { MskRollbackConfig } from '../../lib/config/schema.ts';
 import { MskRollbackStack } from '../../lib/msk-rollback/msk-rollback-stack.ts';
@@ -210,6 +210,48 @@ describe('MskRollbackStack', () => {
         }),
       ],
     });
+  });
+
+  it('exports the state machine ARN for `observatory rollback start`', () => {
+    template.hasOutput(STATE_MACHINE_ARN_OUTPUT, { Value: { Ref: Match.stringLikeRegexp('^Workflow') } });
+  });
+
+  it('runs both containers as non-root users on read-only root file systems, writing only to task volumes', () => {
+    const td = Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0] as {
+      Properties: {
+        Volumes: { Name: string; Host?: unknown }[];
+        ContainerDefinitions: {
+          Name: string;
+          User?: string;
+          ReadonlyRootFilesystem?: boolean;
+          MountPoints?: { SourceVolume: string; ContainerPath: string; ReadOnly: boolean }[];
+        }[];
+      };
+    };
+    // Fargate ephemeral bind mounts: no host path, no EFS, no Docker volume driver.
+    expect(td.Properties.Volumes).toEqual([{ Name: 'mm2-home' }, { Name: 'tmp' }]);
+    const byName = new Map(td.Properties.ContainerDefinitions.map((c) => [c.Name, c]));
+    const mm2 = byName.get('mm2')!;
+    const adot = byName.get('adot-collector')!;
+    for (const c of [mm2, adot]) {
+      expect(c.ReadonlyRootFilesystem, c.Name).toBe(true);
+      expect(Number(c.User), c.Name).toBeGreaterThanOrEqual(1000);
+    }
+    expect(mm2.User).toBe('1001');
+    expect(mm2.MountPoints).toEqual([
+      { SourceVolume: 'mm2-home', ContainerPath: '/opt/mm2', ReadOnly: false },
+      { SourceVolume: 'tmp', ContainerPath: '/tmp', ReadOnly: false },
+    ]);
+    expect(adot.MountPoints).toEqual([{ SourceVolume: 'tmp', ContainerPath: '/tmp', ReadOnly: false }]);
+    // Fargate seeds a bind mount from the image (owner and mode included) only where the image declares
+    // a VOLUME at the same path, so every writable mount of the MM2 container must be one, owned by its user.
+    const image = Object.values(assets.dockerImages)[0]!.source.directory;
+    const dockerfile = readFileSync(join(outdir, image, 'Dockerfile'), 'utf8');
+    const volumes = JSON.parse(/^VOLUME (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    expect(volumes.sort()).toEqual(mm2.MountPoints!.map((m) => m.ContainerPath).sort());
+    expect(dockerfile).toMatch(/^USER 1001$/m);
+    expect(dockerfile).toContain('chown -R 1001:1001 /opt/mm2');
+    expect(dockerfile).toContain('chmod 1777 /tmp');
   });
 
   it('logs every state machine event with execution data and traces it', () => {

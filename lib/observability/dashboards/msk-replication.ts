@@ -52,7 +52,7 @@ export function mskReplicationDashboard(): DashboardDefinition {
   const b = baseDashboard(
     MSK_REPLICATION_DASHBOARD_UID,
     'Infra Observatory / MSK replication',
-    'MSK rollback executions: MirrorMaker 2 lag against the gate, replication latency, record age, throughput and task health.',
+    'MSK rollback executions: MirrorMaker 2 lag against the gate, remaining records and ETA, replication latency, record age, throughput and task health.',
   )
     .time({ from: 'now-6h', to: 'now' })
     .withVariable(labelVariable('execution', 'msk_rollback_phase', 'execution', { label: 'Execution' }))
@@ -181,6 +181,27 @@ export function mskReplicationDashboard(): DashboardDefinition {
           },
         ],
         { unit: 'short', min: 0 },
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'Remaining records',
+        "Records MirrorMaker 2 still has to copy, per execution (msk_rollback_remaining_records, written by every poll): the lag counted from the later of MM2's position and the source's end offsets when the task started, so a reverse flow counts only what was written since.",
+        [
+          {
+            expr: `sum by (execution) (msk_rollback_remaining_records{${EXEC}})`,
+            legend: '{{execution}}',
+          },
+        ],
+        { unit: 'short', min: 0 },
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'ETA',
+        'Estimated time until the remaining records are copied, per execution, at the replication rate the polls measured (msk_rollback_eta_seconds); no value while the lag is not shrinking.',
+        [{ expr: `max by (execution) (msk_rollback_eta_seconds{${EXEC}})`, legend: '{{execution}}' }],
+        { unit: 's', min: 0 },
       ),
     )
     .withPanel(

@@ -200,11 +200,11 @@ describe('dashboards over data the project produced', () => {
   });
 
   it('shows what the produced data implies: the AZ matrix, certificate days, findings per account, a drained rollback', async () => {
-    const panel = async (uid: string, title: string) => {
+    const panel = async (uid: string, title: string, at = now) => {
       const d = dashboards.find((x) => x.uid === uid)!;
       const q = dashboardQueries(d.dashboard).find((x) => x.panelTitle === title)!;
       const range = rangeOf(d);
-      return prom.query(interpolate(q.expr, context(d, {}, range, '1m')), now);
+      return prom.query(interpolate(q.expr, context(d, {}, range, '1m')), at);
     };
 
     const matrix = await panel('observatory-network', 'Success, source AZ to target AZ');
@@ -237,6 +237,18 @@ describe('dashboards over data the project produced', () => {
     expect(Number(lag!.value[1])).toBe(0);
     const [phase] = await panel('observatory-msk-replication', 'Phase');
     expect(phase!.metric.phase).toBe('drain');
+    // Remaining records and ETA per execution: nothing left and no time to go once drained.
+    // (time series panels: read at the drained execution's last poll)
+    const lastPoll = new Date(
+      Math.max(
+        ...produced.filter((p) => p.name === 'msk_rollback_remaining_records').map((p) => p.timestampMs),
+      ),
+    );
+    const [remaining] = await panel('observatory-msk-replication', 'Remaining records', lastPoll);
+    expect(remaining!.metric.execution).toBe('orders-to-v3-20250106');
+    expect(Number(remaining!.value[1])).toBe(0);
+    const [eta] = await panel('observatory-msk-replication', 'ETA', lastPoll);
+    expect(Number(eta!.value[1])).toBe(0);
   });
 
   it('reports a panel that reads a metric nothing produces, or a label its series lack', () => {
