@@ -20,7 +20,6 @@ import { UnderUsePolicySchema } from '../../lib/config/schema.ts';
 import { createTestDatabase, MIGRATIONS_FOLDER, type TestDatabase } from '../support/postgres.ts';
 import { makeBatch } from './store-fixtures.ts';
 
-const DAY = 86_400_000;
 let db: TestDatabase;
 const others: TestDatabase[] = [];
 const temp: string[] = [];
