@@ -34,6 +34,7 @@ import {
   maintainMetricPartitions,
   retentionDaysFromEnv,
 } from '#shared/db/partitions';
+import { explainError } from '#shared/explain-error';
 import { logger, metrics, observed, traced } from '#shared/powertools';
 import {
   DEFAULT_MAX_BATCH_BYTES,
@@ -198,6 +199,7 @@ export function createStoreHandler(deps: StoreHandlerDeps | (() => StoreHandlerD
           metrics.addMetric('BatchesFailed', MetricUnit.Count, 1);
           logger.error('batch not stored, will be retried', {
             messageId: record.messageId,
+            reason: explainError(err),
             error: err as Error,
           });
           throw err;
