@@ -25,7 +25,9 @@
  *    the exact samples it carried (`unwritten`), so nothing is lost track of on a partial failure.
  *
  * Library choices:
- * - **protobuf: protobufjs' minimal `Writer`, schema declared by field number** (see `encode.ts`). The
+ * - **protobuf: a direct encoder into an exact-size buffer, schema declared by field number** (see
+ *   `encode.ts`; it replaced protobufjs' minimal `Writer` in issue 11: label entries are encoded once per
+ *   series and copied, samples have a fixed shape). Before that, with the `Writer`: the
  *   remote-write schema is four tiny messages that have not changed since 2017; full codegen (pbjs/pbts)
  *   would add a generated file and a build step, and reflection (`protobuf.parse`) ships the parser in
  *   the Lambda bundle and was ~1.7x slower here for identical bytes (bench/remote-write.ts: 2000

@@ -135,46 +135,77 @@ function byName(a: Label, b: Label): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
+/** Why a sample's metric name, value or timestamp is invalid; undefined when they are valid. */
+function scalarProblem(sample: Sample): string | undefined {
+  const { name, value, timestampMs } = sample;
+  if (typeof name !== 'string' || name === '') return 'metric name is empty';
+  if (!METRIC_NAME.test(name)) return `metric name "${name}" does not match [a-zA-Z_:][a-zA-Z0-9_:]*`;
+  if (typeof value !== 'number') return `value ${JSON.stringify(value)} is not a number`;
+  if (!Number.isSafeInteger(timestampMs))
+    return `timestamp ${timestampMs} is not an integer number of milliseconds`;
+  return undefined;
+}
+
+/** A validated label set (without the metric name), sorted by name. */
+interface LabelSet {
+  readonly labels: Label[];
+  /** Identity of the set: equal sets have equal keys. */
+  readonly key: string;
+  /** Where `__name__` goes in the sorted labels. */
+  readonly nameAt: number;
+}
+
+/** Validates a labels object; returns the sorted set, or why it is invalid. */
+function labelSet(input: unknown): LabelSet | string {
+  if (input === null || typeof input !== 'object') return 'labels are not an object';
+  const labels: Label[] = [];
+  // Object keys are unique by construction; a duplicate can only be the reserved metric name label.
+  for (const labelName in input) {
+    if (!Object.hasOwn(input, labelName)) continue;
+    const labelValue = (input as Record<string, unknown>)[labelName];
+    if (!LABEL_NAME.test(labelName)) {
+      if (labelName === '') return 'label name is empty';
+      return `label name "${labelName}" does not match [a-zA-Z_][a-zA-Z0-9_]*`;
+    }
+    if (labelName.charCodeAt(0) === 95 && labelName.charCodeAt(1) === 95) {
+      if (labelName === '__name__') return 'label "__name__" duplicates the metric name; use the name field';
+      return `label name "${labelName}" starts with "__", which is reserved`;
+    }
+    if (typeof labelValue !== 'string')
+      return `label "${labelName}" has a non-string value ${JSON.stringify(labelValue)}`;
+    if (labelValue === '') return `label "${labelName}" has an empty value`;
+    if (ANY_SURROGATE.test(labelValue) && LONE_SURROGATE.test(labelValue))
+      return `label "${labelName}" has a value that is not valid unicode`;
+    labels.push({ name: labelName, value: labelValue });
+  }
+  // Label names are ASCII here, so UTF-16 order equals the byte order Prometheus sorts by.
+  labels.sort(byName);
+  // \u0000 cannot appear in a valid name and separates name from value unambiguously.
+  let key = '';
+  let nameAt = 0;
+  for (const l of labels) {
+    key += `${l.name}\u0000${l.value}\u0000`;
+    if (l.name < '__name__') nameAt++;
+  }
+  return { labels, key, nameAt };
+}
+
+function withName(set: LabelSet, name: string): Label[] {
+  const labels = set.labels.slice();
+  labels.splice(set.nameAt, 0, { name: '__name__', value: name });
+  return labels;
+}
+
 /**
  * Validates one sample and returns its labels sorted by name with `__name__` in place.
  * @throws InvalidSampleError naming the series and the bad label or field
  */
 export function sortedLabels(sample: Sample): Label[] {
-  const { name, labels: input, value, timestampMs } = sample;
-  if (typeof name !== 'string' || name === '') invalid(sample, 'metric name is empty');
-  if (!METRIC_NAME.test(name))
-    invalid(sample, `metric name "${name}" does not match [a-zA-Z_:][a-zA-Z0-9_:]*`);
-  if (typeof value !== 'number') invalid(sample, `value ${JSON.stringify(value)} is not a number`);
-  if (!Number.isSafeInteger(timestampMs)) {
-    invalid(sample, `timestamp ${timestampMs} is not an integer number of milliseconds`);
-  }
-  if (input === null || typeof input !== 'object') invalid(sample, 'labels are not an object');
-  const labels: Label[] = [{ name: '__name__', value: name }];
-  // Object keys are unique by construction; a duplicate can only be the reserved metric name label.
-  for (const labelName in input) {
-    if (!Object.hasOwn(input, labelName)) continue;
-    const labelValue = input[labelName] as unknown;
-    if (!LABEL_NAME.test(labelName)) {
-      if (labelName === '') invalid(sample, 'label name is empty');
-      invalid(sample, `label name "${labelName}" does not match [a-zA-Z_][a-zA-Z0-9_]*`);
-    }
-    if (labelName.charCodeAt(0) === 95 && labelName.charCodeAt(1) === 95) {
-      if (labelName === '__name__')
-        invalid(sample, 'label "__name__" duplicates the metric name; use the name field');
-      invalid(sample, `label name "${labelName}" starts with "__", which is reserved`);
-    }
-    if (typeof labelValue !== 'string') {
-      invalid(sample, `label "${labelName}" has a non-string value ${JSON.stringify(labelValue)}`);
-    }
-    if (labelValue === '') invalid(sample, `label "${labelName}" has an empty value`);
-    if (ANY_SURROGATE.test(labelValue) && LONE_SURROGATE.test(labelValue)) {
-      invalid(sample, `label "${labelName}" has a value that is not valid unicode`);
-    }
-    labels.push({ name: labelName, value: labelValue });
-  }
-  // Label names are ASCII here, so UTF-16 order equals the byte order Prometheus sorts by.
-  labels.sort(byName);
-  return labels;
+  const problem = scalarProblem(sample);
+  if (problem !== undefined) invalid(sample, problem);
+  const set = labelSet(sample.labels);
+  if (typeof set === 'string') invalid(sample, set);
+  return withName(set, sample.name);
 }
 
 function sameValue(a: number, b: number): boolean {
@@ -207,35 +238,56 @@ export function toTimeSeries(
 ): NormalizedInput {
   interface Group {
     labels: Label[];
-    samples: { value: number; timestampMs: number; input: Sample }[];
+    /** The input samples themselves: no copy is made until the series is built. */
+    samples: Sample[];
     sorted: boolean;
   }
-  const groups = new Map<string, Group>();
+  // Callers reuse one labels object for many samples (every point of a series, every metric of a
+  // probe outcome): it is validated and sorted once per call, and looked up by identity after that.
+  // A labels object must therefore not change while its samples are being read.
+  const sets = new Map<object, LabelSet | string>();
+  // Label set key -> metric name -> group; `groups` keeps the order of first appearance.
+  const index = new Map<string, Map<string, Group>>();
+  const groups: Group[] = [];
   const rejected: RejectedSample[] = [];
   for (const sample of samples) {
-    let labels: Label[];
-    try {
-      labels = sortedLabels(sample);
-    } catch (err) {
-      if (policy === 'throw' || !(err instanceof InvalidSampleError)) throw err;
+    let problem = scalarProblem(sample);
+    let set: LabelSet | string | undefined;
+    if (problem === undefined) {
+      const input = sample.labels;
+      set = input !== null && typeof input === 'object' ? sets.get(input) : undefined;
+      if (set === undefined) {
+        set = labelSet(input);
+        if (input !== null && typeof input === 'object') sets.set(input, set);
+      }
+      if (typeof set === 'string') problem = set;
+    }
+    if (problem !== undefined) {
+      const labels = sample.labels !== null && typeof sample.labels === 'object' ? sample.labels : {};
+      const err = new InvalidSampleError(seriesString(String(sample.name), labels), problem, sample);
+      if (policy === 'throw') throw err;
       rejected.push({ sample, reason: err.message });
       continue;
     }
-    // \u0000 cannot appear in a valid name and separates name from value unambiguously.
-    let key = '';
-    for (const l of labels) key += `${l.name}\u0000${l.value}\u0000`;
-    let group = groups.get(key);
+    const labelSetOk = set as LabelSet;
+    let byName = index.get(labelSetOk.key);
+    if (!byName) {
+      byName = new Map();
+      index.set(labelSetOk.key, byName);
+    }
+    let group = byName.get(sample.name);
     if (!group) {
-      group = { labels, samples: [], sorted: true };
-      groups.set(key, group);
+      group = { labels: withName(labelSetOk, sample.name), samples: [], sorted: true };
+      byName.set(sample.name, group);
+      groups.push(group);
     }
     const last = group.samples[group.samples.length - 1];
     if (last && last.timestampMs > sample.timestampMs) group.sorted = false;
-    group.samples.push({ value: sample.value, timestampMs: sample.timestampMs, input: sample });
+    group.samples.push(sample);
   }
   const series: TimeSeries[] = [];
   let count = 0;
-  for (const group of groups.values()) {
+  for (const group of groups) {
     // Array.prototype.sort is stable, so equal timestamps keep their input order.
     if (!group.sorted) group.samples.sort((a, b) => a.timestampMs - b.timestampMs);
     const out: SeriesSample[] = [];
@@ -245,11 +297,11 @@ export function toTimeSeries(
         if (sameValue(prev.value, s.value)) continue;
         const reason = `timestamp ${s.timestampMs} has two values, ${prev.value} and ${s.value}`;
         if (policy === 'throw') {
-          throw new InvalidSampleError(seriesString(s.input.name, s.input.labels), reason, s.input);
+          throw new InvalidSampleError(seriesString(s.name, s.labels), reason, s);
         }
         rejected.push({
-          sample: s.input,
-          reason: `invalid sample for series ${seriesString(s.input.name, s.input.labels)}: ${reason}`,
+          sample: s,
+          reason: `invalid sample for series ${seriesString(s.name, s.labels)}: ${reason}`,
         });
         continue;
       }
