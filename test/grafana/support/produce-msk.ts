@@ -106,7 +106,6 @@ export function simulateRollback(
   const actions: string[] = [];
   const mm2Names = new Set<string>();
   let producing = true;
-  const progress: ProgressMemo = { previous: null };
 
   for (let i = 0; i < polls; i++) {
     const ts = start + i * 60_000;
@@ -138,7 +137,7 @@ export function simulateRollback(
     state = decidePoll(plan, state, task, lags ? summarizeLag(lags) : null, new Date(ts));
     actions.push(state.action ?? 'wait');
     const polled = pollSamples(plan, state, lags, ts);
-    samples.push(...polled, ...progressSamples(plan, polled, lags, ts, progress));
+    samples.push(...polled);
     samples.push(
       ...selfMetricSamples({
         component: 'msk-rollback',
@@ -172,48 +171,6 @@ export function simulateRollback(
     if (state.action === 'drained' || state.action === 'timed_out' || state.action === 'give_up') break;
   }
   return { samples, actions, mm2Names: [...mm2Names].sort() };
-}
-
-/** Progress series of the MSK rollback (issue 9): the names and labels the dashboard reads. */
-export const PROGRESS_METRICS = {
-  remaining: 'msk_rollback_remaining_records',
-  eta: 'msk_rollback_eta_seconds',
-} as const;
-
-interface ProgressMemo {
-  previous: { remaining: number; ts: number } | null;
-}
-
-/**
- * The remaining-records and ETA samples of a poll, when `pollSamples` does not write them itself:
- * remaining = the poll's total lag, ETA = remaining over the rate it shrank since the previous poll
- * (no sample while it does not shrink). Once `pollSamples` writes them (the verdict half of issue 9),
- * its own samples are used and this adds nothing.
- */
-function progressSamples(
-  plan: RollbackPlan,
-  polled: readonly Sample[],
-  lags: ReturnType<typeof computeLag> | null,
-  ts: number,
-  memo: ProgressMemo,
-): Sample[] {
-  if (polled.some((p) => p.name === PROGRESS_METRICS.remaining) || !lags) return [];
-  const labels = executionLabels(plan);
-  const remaining = lags.reduce((n, l) => n + l.lag, 0);
-  const out: Sample[] = [{ name: PROGRESS_METRICS.remaining, labels, value: remaining, timestampMs: ts }];
-  const prev = memo.previous;
-  if (remaining === 0) out.push({ name: PROGRESS_METRICS.eta, labels, value: 0, timestampMs: ts });
-  else if (prev && prev.remaining > remaining) {
-    const perSecond = (prev.remaining - remaining) / ((ts - prev.ts) / 1000);
-    out.push({
-      name: PROGRESS_METRICS.eta,
-      labels,
-      value: Math.round(remaining / perSecond),
-      timestampMs: ts,
-    });
-  }
-  memo.previous = { remaining, ts };
-  return out;
 }
 
 /** The MBean attributes MM2 exposes in one poll's minute, with values consistent with the lag. */
