@@ -7,6 +7,7 @@
  * invoked subcommand. `npx tsx bin/cli.ts` runs the same program from source.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { enableCompileCache } from 'node:module';
 import { programFor } from '../cli/commands.ts';
 
 // The built CLI records its sources (scripts/build-cli.ts): say so when one changed since the build.
@@ -22,6 +23,9 @@ function warnIfStale(): void {
 }
 
 async function main(): Promise<void> {
+  // V8's on-disk code cache (Node 22): from the second run on, the invoked subcommand's modules (yaml,
+  // zod, the probe engine) are not compiled again.
+  enableCompileCache?.();
   warnIfStale();
   const args = process.argv.slice(2);
   const program = await programFor(args);
