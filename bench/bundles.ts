@@ -12,13 +12,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { buildSync } from 'esbuild';
 import {
   bundleLambda,
   bundleSize,
   handlerEntries,
   LAMBDA_ENTRY_FILE,
-  lambdaBuildOptions,
 } from '../lib/observability/bundling.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -123,9 +121,7 @@ try {
       'export class Tracer { captureAWSv3Client(c) { return c; } }\nexport const captureLambdaHandler = () => ({ before: () => {} });\n',
     );
     const untraced = join(work, 'probe-untraced');
-    const options = lambdaBuildOptions(probe, untraced);
-    const { metafile } = buildSync({
-      ...options,
+    const metafile = bundleLambda(probe, untraced, {
       alias: { '@aws-lambda-powertools/tracer/middleware': stub, '@aws-lambda-powertools/tracer': stub },
     });
     row('  probe, tracing stubbed out', untraced, metafile);

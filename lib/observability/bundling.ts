@@ -3,20 +3,35 @@
  * code), the bundle test (test/lib/bundles.test.ts, size budgets and a cold load) and
  * `bench/bundles.ts` (sizes and cold-import times), so all three measure the same thing.
  *
- * An ESM bundle with code splitting: a module the handler loads with `import()` (the AWS SDK clients of
- * probe discovery, for example) lands in a chunk of its own under `chunks/`, which a cold start never
- * reads unless that code runs. Source maps are opt-in: they double the asset and, with
- * `--enable-source-maps`, cost parse time on every cold start.
+ * An ESM bundle with code splitting, in two builds:
+ * - the handler's own build: its static graph in `index.mjs` and `chunks/`, which a cold start reads;
+ * - a lazy build under `lazy/` of every package that the project's code loads only with `import()`
+ *   (the AWS SDK clients of probe discovery, for example), reached at run time through the asset's
+ *   `package.json` subpath imports (`#lazy/*`).
+ *
+ * Why two builds: in one build, esbuild puts a module that both graphs use into a chunk the entry
+ * imports statically, holding the union of what both graphs use of it. The probe's SigV4 signer uses a
+ * few helpers of `@smithy/core`; the lazy EC2 and Cloud Map clients use its whole protocol layer, and
+ * that layer (about 70 KB) was read at every cold start. Built apart, each side carries what it uses.
+ *
+ * Source maps are opt-in: they double the asset and, with `--enable-source-maps`, cost parse time on
+ * every cold start.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { type BuildOptions, buildSync, type Metafile } from 'esbuild';
 
 /** Options of {@link lambdaBuildOptions}. */
 export interface LambdaBundleOptions {
   /** Write `index.mjs.map` (and chunk maps) beside the code. @default false */
   readonly sourceMap?: boolean;
+  /** Module substitutions for both builds (esbuild's `alias`), e.g. a stub to measure what a module costs. */
+  readonly alias?: Record<string, string>;
 }
+
+/** Directory of the lazy build inside the asset, and the subpath-import prefix that reaches it. */
+export const LAZY_DIR = 'lazy';
+const LAZY_IMPORT = '#lazy/';
 
 /** File name of the bundled entry; the function's handler is `index.handler`. */
 export const LAMBDA_ENTRY_FILE = 'index.mjs';
@@ -54,7 +69,46 @@ export function lambdaBuildOptions(
     },
     metafile: true,
     logLevel: 'warning',
+    ...(opts.alias ? { alias: { ...opts.alias } } : {}),
   };
+}
+
+/**
+ * The packages to build apart: every bare specifier that the project's own code (not a dependency)
+ * loads with `import()` and that the handler's static graph never reaches.
+ * @param metafile a plain build's metafile
+ * @param entry the handler (as the metafile names inputs, relative to the working directory)
+ * @returns specifier -> input path of the module it resolves to
+ */
+function lazyPackages(metafile: Metafile, entry: string): Map<string, string> {
+  const inputs = metafile.inputs;
+  const staticGraph = new Set<string>();
+  const visit = (file: string) => {
+    if (staticGraph.has(file)) return;
+    staticGraph.add(file);
+    for (const i of inputs[file]?.imports ?? [])
+      if (i.kind !== 'dynamic-import' && !i.external) visit(i.path);
+  };
+  visit(entry);
+  const lazy = new Map<string, string>();
+  for (const [file, input] of Object.entries(inputs)) {
+    if (file.includes('node_modules/')) continue;
+    for (const i of input.imports) {
+      const specifier = i.original ?? i.path;
+      if (i.kind !== 'dynamic-import' || i.external || /^[./]/.test(specifier)) continue;
+      if (staticGraph.has(i.path)) continue;
+      const previous = lazy.get(specifier);
+      if (previous && previous !== i.path)
+        throw new Error(`${specifier} resolves to both ${previous} and ${i.path}: cannot build it apart`);
+      lazy.set(specifier, i.path);
+    }
+  }
+  return lazy;
+}
+
+/** Merges the metafiles of the handler's build and its lazy build. */
+function mergeMetafiles(a: Metafile, b: Metafile): Metafile {
+  return { inputs: { ...a.inputs, ...b.inputs }, outputs: { ...a.outputs, ...b.outputs } };
 }
 
 /**
@@ -65,7 +119,34 @@ export function lambdaBuildOptions(
  * @returns esbuild's metafile (what each output file holds and imports)
  */
 export function bundleLambda(entry: string, outdir: string, opts: LambdaBundleOptions = {}): Metafile {
-  return buildSync(lambdaBuildOptions(entry, outdir, opts)).metafile;
+  const options = lambdaBuildOptions(entry, outdir, opts);
+  // A first pass (not written) finds what the code loads lazily; the real builds follow.
+  const probe = buildSync({ ...options, write: false }).metafile;
+  const entryInput = Object.keys(probe.inputs).find((f) => resolve(f) === resolve(entry));
+  const lazy = entryInput ? lazyPackages(probe, entryInput) : new Map<string, string>();
+  if (lazy.size === 0) return buildSync(options).metafile;
+
+  const name = (specifier: string) => specifier.replace(/^@/, '').replace(/[^\w.-]+/g, '-');
+  const main = buildSync({
+    ...options,
+    alias: {
+      ...options.alias,
+      ...Object.fromEntries([...lazy.keys()].map((s) => [s, `${LAZY_IMPORT}${name(s)}.mjs`])),
+    },
+    external: [...(options.external ?? []), `${LAZY_IMPORT}*`],
+  }).metafile;
+  const lazyBuild = buildSync({
+    ...options,
+    entryPoints: Object.fromEntries([...lazy].map(([s, path]) => [name(s), resolve(path)])),
+    outdir: join(outdir, LAZY_DIR),
+    chunkNames: '[name]-[hash]',
+  }).metafile;
+  // Subpath imports resolve from any file of the asset (index.mjs, chunks/, lazy/) to lazy/.
+  writeFileSync(
+    join(outdir, 'package.json'),
+    `${JSON.stringify({ type: 'module', imports: { [`${LAZY_IMPORT}*`]: `./${LAZY_DIR}/*` } }, null, 2)}\n`,
+  );
+  return mergeMetafiles(main, lazyBuild);
 }
 
 /** Sizes of a bundle: what a cold start reads, and everything in the asset. */
