@@ -14,7 +14,8 @@ import {
   withRequiredExcludes,
 } from './filters.ts';
 import { type Baseline, extendBaseline, type PartitionOffsets } from './lag.ts';
-import type { KafkaAdminFactory } from './ports.ts';
+import type { KafkaAdmin, KafkaAdminFactory } from './ports.ts';
+import { type RetainedBytes, retainedBytes } from './retained.ts';
 
 /** What DiscoverTopics returns (`$.discovery`). */
 export interface Discovery {
@@ -25,6 +26,30 @@ export interface Discovery {
   readonly retainedRecords: number;
   /** Where MM2 starts copying each partition (log start forward, log end in reverse). */
   readonly baseline: Baseline;
+  /**
+   * Dry runs only: the bytes the source retains for the selection, or why they could not be read (the
+   * dry run still succeeds: the figure informs, it does not gate).
+   */
+  readonly retainedBytes?: RetainedBytes | { readonly unavailable: string };
+}
+
+/** Sizes the selection from the source's log directories; a failure becomes a reason, never a throw. */
+async function measureRetainedBytes(
+  admin: KafkaAdmin,
+  offsets: readonly PartitionOffsets[],
+): Promise<RetainedBytes | { unavailable: string }> {
+  const byTopic = new Map<string, number[]>();
+  for (const p of offsets) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.partition]);
+  try {
+    const replicas = await admin.describeReplicaLogSizes(
+      [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+    );
+    return retainedBytes(offsets, replicas);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    logger.warn('could not read the source log directories', { error: reason });
+    return { unavailable: `DescribeLogDirs failed: ${reason}` };
+  }
 }
 
 /**
@@ -54,6 +79,7 @@ export async function discoverTopics(event: unknown, openAdmin: KafkaAdminFactor
       partitions: offsets.length,
       retainedRecords: offsets.reduce((n, p) => n + Math.max(0, p.end - p.start), 0),
       baseline: extendBaseline({}, plan.direction, offsets),
+      ...(plan.dryRun ? { retainedBytes: await measureRetainedBytes(admin, offsets) } : {}),
     };
   } finally {
     await admin.close();

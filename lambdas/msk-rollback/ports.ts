@@ -6,6 +6,7 @@ import type { Sample } from '#shared/remote-write';
 import type { ClusterFacts, IngressRule, RunningFlow } from './clusters.ts';
 import type { PartitionOffsets, RawRecord } from './lag.ts';
 import type { GroupOffset } from './offsets.ts';
+import type { ReplicaLogSize } from './retained.ts';
 
 /** A Kafka cluster seen through an admin client (and a plain reader for compacted topics). */
 export interface KafkaAdmin {
@@ -23,6 +24,10 @@ export interface KafkaAdmin {
   readTopic(topic: string): Promise<RawRecord[]>;
   /** As {@link readTopic}, with keys and values as bytes (MM2's checkpoints are binary). */
   readTopicBinary(topic: string): Promise<BinaryRecord[]>;
+  /** Log sizes of the replicas of these partitions on every broker (Kafka's DescribeLogDirs). */
+  describeReplicaLogSizes(
+    partitions: readonly { topic: string; partitions: readonly number[] }[],
+  ): Promise<ReplicaLogSize[]>;
   /** Closes connections. */
   close(): Promise<void>;
 }

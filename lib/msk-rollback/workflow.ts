@@ -497,6 +497,7 @@ export function buildRollbackDefinition(parent: Construct, props: RollbackWorkfl
       'partitions.$': '$.discovery.partitions',
       'groups.$': '$.discovery.groups',
       'retainedRecords.$': '$.discovery.retainedRecords',
+      'retainedBytes.$': '$.discovery.retainedBytes',
       task: {
         'cpu.$': '$.plan.mm2.cpu',
         'memoryMiB.$': '$.plan.mm2.memoryMiB',

@@ -69,7 +69,12 @@ export function lambdaBuildOptions(
     },
     metafile: true,
     logLevel: 'warning',
-    ...(opts.alias ? { alias: { ...opts.alias } } : {}),
+    alias: {
+      // Its default entry reads `native.wasm` from beside itself, which a bundle does not have; the
+      // package's `bundled` entry carries the same WebAssembly inline (used by @platformatic/kafka).
+      '@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled',
+      ...opts.alias,
+    },
   };
 }
 

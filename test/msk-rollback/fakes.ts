@@ -20,6 +20,7 @@ import type {
   SampleSink,
   TaskInfo,
 } from '../../lambdas/msk-rollback/ports.ts';
+import type { ReplicaLogSize } from '../../lambdas/msk-rollback/retained.ts';
 import type { Sample } from '../../lambdas/shared/remote-write.ts';
 import { checkpointRecord } from './kafka-wire.ts';
 
@@ -29,6 +30,9 @@ export class FakeKafkaCluster {
   readonly groups = new Map<string, { state: string; offsets: GroupOffset[] }>();
   readonly records = new Map<string, RawRecord[]>();
   readonly binary = new Map<string, BinaryRecord[]>();
+  /** Replica log sizes the brokers report (DescribeLogDirs); an Error makes the call fail. */
+  logSizes: ReplicaLogSize[] | Error = [];
+  readonly logDirCalls: { topic: string; partitions: readonly number[] }[][] = [];
   opened = 0;
   closed = 0;
 
@@ -101,6 +105,11 @@ export class FakeKafkaCluster {
         (this.groups.get(group)?.offsets ?? []).filter((o) => !topics || topics.includes(o.topic)),
       readTopic: async (topic) => [...(this.records.get(topic) ?? [])],
       readTopicBinary: async (topic) => [...(this.binary.get(topic) ?? [])],
+      describeReplicaLogSizes: async (partitions) => {
+        this.logDirCalls.push(partitions.map((p) => ({ ...p })));
+        if (this.logSizes instanceof Error) throw this.logSizes;
+        return [...this.logSizes];
+      },
       close: async () => {
         this.closed++;
       },

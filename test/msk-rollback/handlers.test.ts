@@ -50,6 +50,68 @@ describe('DiscoverTopics', () => {
     );
     expect(source.closed).toBe(source.opened);
   });
+
+  const sized = () => {
+    const source = new FakeKafkaCluster('orders-v2')
+      .addTopic('orders.created', [
+        { start: 0, end: 100 },
+        { start: 5, end: 50 },
+      ])
+      .addTopic('audit', [{ start: 0, end: 1 }]);
+    const r = (broker: number, topic: string, partition: number, bytes: number) => ({
+      broker,
+      logDir: '/kafka/datalogs',
+      topic,
+      partition,
+      bytes,
+      future: false,
+    });
+    source.logSizes = [
+      r(1, 'orders.created', 0, 64_000),
+      r(2, 'orders.created', 0, 63_000),
+      r(2, 'orders.created', 1, 30_000),
+      r(1, 'audit', 0, 1_000_000),
+    ];
+    return source;
+  };
+
+  it('reports, on a dry run, the bytes the source retains for the selected partitions', async () => {
+    const source = sized();
+    const open = adminFactory({ [SOURCE_BROKERS]: source });
+    const discovery = await discoverTopics({ plan: planOf({ dryRun: true }), brokers }, open);
+    expect(discovery.topics).toEqual(['orders.created']);
+    expect(source.logDirCalls).toEqual([[{ topic: 'orders.created', partitions: [0, 1] }]]);
+    expect(discovery.retainedRecords).toBe(145);
+    expect(discovery.retainedBytes).toEqual({
+      bytes: 94_000,
+      replicaBytes: 157_000,
+      partitionsWithoutSize: 0,
+    });
+    expect(source.closed).toBe(source.opened);
+  });
+
+  it('does not ask for log directories on a real run', async () => {
+    const source = sized();
+    const discovery = await discoverTopics(
+      { plan: planOf(), brokers },
+      adminFactory({ [SOURCE_BROKERS]: source }),
+    );
+    expect(source.logDirCalls).toEqual([]);
+    expect(discovery).not.toHaveProperty('retainedBytes');
+  });
+
+  it('still succeeds on a dry run when the log directories cannot be read, and says why', async () => {
+    const source = sized();
+    source.logSizes = new Error('Cluster authorization failed.');
+    const discovery = await discoverTopics(
+      { plan: planOf({ dryRun: true }), brokers },
+      adminFactory({ [SOURCE_BROKERS]: source }),
+    );
+    expect(discovery.retainedBytes).toEqual({
+      unavailable: 'DescribeLogDirs failed: Cluster authorization failed.',
+    });
+    expect(discovery.retainedRecords).toBe(145);
+  });
 });
 
 describe('RenderConfig', () => {

@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { generateAuthTokenFromCredentialsProvider } from 'aws-msk-iam-sasl-signer-js';
 import {
   type Batch,
@@ -18,10 +20,14 @@ import {
 } from 'kafkajs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  type BrokerLogDirs,
   type KafkaJsAdmin,
   type KafkaJsClient,
   type KafkaJsConsumer,
   kafkaAdminFactory,
+  type LogDirsClient,
+  type LogDirsClientConfig,
+  platformaticLogDirsClient,
   powertoolsLogCreator,
   regionOfBrokers,
 } from '../../lambdas/msk-rollback/adapters/kafka-admin.ts';
@@ -581,5 +587,152 @@ describe('kafkajs Kafka admin adapter: close', () => {
     expect(fake.adminDisconnects).toBe(1);
     expect(fake.consumers[0]?.disconnects).toBeGreaterThanOrEqual(1);
     await expect(reading).rejects.toThrow('timed out');
+  });
+});
+
+describe('Kafka admin adapter: log directory sizes (DescribeLogDirs on @platformatic/kafka)', () => {
+  /** A DescribeLogDirs client that records how it was built and what it was asked. */
+  function fakeLogDirs(answers: BrokerLogDirs[]) {
+    const made: LogDirsClientConfig[] = [];
+    const asked: unknown[] = [];
+    let closes = 0;
+    const logDirs = async (config: LogDirsClientConfig): Promise<LogDirsClient> => {
+      made.push(config);
+      return {
+        describeLogDirs: async (options) => {
+          asked.push(options);
+          return answers;
+        },
+        close: async () => {
+          closes++;
+        },
+      };
+    };
+    return { logDirs, made, asked, closes: () => closes };
+  }
+
+  const partition = (partitionIndex: number, size: bigint, isFutureKey = false) => ({
+    partitionIndex,
+    partitionSize: size,
+    offsetLag: 0n,
+    isFutureKey,
+  });
+
+  it('opens the second client only when asked, over TLS with the MSK IAM token, and closes it', async () => {
+    const dirs = fakeLogDirs([
+      {
+        broker: 1,
+        results: [
+          {
+            logDir: '/kafka/datalogs',
+            topics: [
+              { name: 'orders', partitions: [partition(0, 123_456_789_012n), partition(1, 0n, true)] },
+            ],
+          },
+        ],
+      },
+      {
+        broker: 2,
+        results: [
+          { logDir: '/kafka/datalogs', topics: [{ name: 'orders', partitions: [partition(0, 5n)] }] },
+        ],
+      },
+    ]);
+    const fake = new FakeKafka();
+    const admin = await kafkaAdminFactory({
+      kafka: () => fake,
+      credentials: CREDENTIALS,
+      logDirs: dirs.logDirs,
+    })(BROKERS);
+    await admin.listTopics();
+    expect(dirs.made).toHaveLength(0);
+
+    const sizes = await admin.describeReplicaLogSizes([{ topic: 'orders', partitions: [0, 1] }]);
+    expect(sizes).toEqual([
+      {
+        broker: 1,
+        logDir: '/kafka/datalogs',
+        topic: 'orders',
+        partition: 0,
+        bytes: 123_456_789_012,
+        future: false,
+      },
+      { broker: 1, logDir: '/kafka/datalogs', topic: 'orders', partition: 1, bytes: 0, future: true },
+      { broker: 2, logDir: '/kafka/datalogs', topic: 'orders', partition: 0, bytes: 5, future: false },
+    ]);
+    expect(dirs.asked).toEqual([{ topics: [{ name: 'orders', partitions: [0, 1] }] }]);
+    await admin.describeReplicaLogSizes([{ topic: 'orders', partitions: [0] }]);
+    expect(dirs.made).toHaveLength(1);
+    const config = dirs.made[0]!;
+    expect(config).toMatchObject({
+      clientId: 'infra-observatory-mm2',
+      bootstrapBrokers: [
+        'b-1.orders.abc123.c2.kafka.eu-west-1.amazonaws.com:9098',
+        'b-2.orders.abc123.c2.kafka.eu-west-1.amazonaws.com:9098',
+      ],
+      tls: {},
+      sasl: { mechanism: 'OAUTHBEARER' },
+    });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-03-02T09:00:00Z'));
+    const token = await config.sasl.token();
+    const reference = await generateAuthTokenFromCredentialsProvider({
+      region: 'eu-west-1',
+      awsCredentialsProvider: async () => CREDENTIALS,
+    });
+    vi.useRealTimers();
+    expect(token).toBe(reference.token);
+
+    await admin.close();
+    expect(dirs.closes()).toBe(1);
+    expect(fake.adminDisconnects).toBe(1);
+  });
+
+  it('refuses a size that is not a safe integer rather than rounding it', async () => {
+    const dirs = fakeLogDirs([
+      {
+        broker: 3,
+        results: [{ logDir: '/d', topics: [{ name: 't', partitions: [partition(0, 2n ** 60n)] }] }],
+      },
+    ]);
+    const admin = await kafkaAdminFactory({
+      kafka: () => new FakeKafka(),
+      credentials: CREDENTIALS,
+      logDirs: dirs.logDirs,
+    })(BROKERS);
+    await expect(admin.describeReplicaLogSizes([{ topic: 't', partitions: [0] }])).rejects.toThrow(
+      'broker 3 reports 1152921504606846976 bytes for t/0',
+    );
+    await admin.close();
+  });
+
+  it('builds a real @platformatic/kafka Admin from that configuration, which sends the request', async () => {
+    // In strict mode the library validates its constructor options and each call's options before it
+    // connects: a loopback port that hangs up then fails the call on the connection, not on the options.
+    const server = createServer((s) => s.destroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const client = await platformaticLogDirsClient({
+      clientId: 'infra-observatory-mm2',
+      bootstrapBrokers: [`127.0.0.1:${port}`],
+      tls: {},
+      sasl: { mechanism: 'OAUTHBEARER', token: async () => 'token' },
+      connectTimeout: 1_000,
+      requestTimeout: 1_000,
+      retries: 0,
+    });
+    try {
+      const err = await client
+        .describeLogDirs({ topics: [{ name: 'orders', partitions: [0, 1] }] })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).not.toMatch(/validat|must (be|have|NOT)/i);
+      expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).toMatch(
+        /connect|socket|ECONNRESET|closed/i,
+      );
+    } finally {
+      await client.close();
+      server.close();
+    }
   });
 });

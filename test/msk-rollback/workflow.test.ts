@@ -353,6 +353,8 @@ describe('rollback workflow, run locally', () => {
       partitions: 4,
       groups: ['billing', 'orders-service'],
       retainedRecords: 10_000,
+      // 10,000 records of 200 bytes on the leaders; the followers are a record behind on 3 of 4 partitions.
+      retainedBytes: { bytes: 2_000_000, replicaBytes: 5_998_800, partitionsWithoutSize: 0 },
       task: { cpu: 1024, memoryMiB: 4096, heapMiB: 2662, mm2Tasks: 4 },
       config: 's3://observatory-msk-rollback-configs/executions/orders-to-v3-run-1/mm2.properties',
       configSha256: expect.stringMatching(/^[0-9a-f]{64}$/),

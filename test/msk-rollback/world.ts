@@ -82,6 +82,19 @@ export function makeWorld(opts: WorldOptions = {}) {
     ])
     .setGroup('billing', 'Empty', [{ topic: 'payments.settled', partition: 0, offset: 2000 }])
     .setGroup('orders-debug-1', 'Empty', [{ topic: 'orders.created', partition: 0, offset: 1 }]);
+  // What DescribeLogDirs reports: 3 replicas of every partition, 200 bytes a record, followers a record behind.
+  source.logSizes = [...source.topics].flatMap(([topic, partitions]) =>
+    partitions.flatMap((p, partition) =>
+      [1, 2, 3].map((broker) => ({
+        broker,
+        logDir: '/kafka/datalogs',
+        topic,
+        partition,
+        bytes: 200 * Math.max(0, p.end - p.start - (broker === 1 ? 0 : 1)),
+        future: false,
+      })),
+    ),
+  );
   const target = new FakeKafkaCluster('orders-v3');
   const ecs = new FakeEcs();
   ecs.runFailures = opts.runFailures ?? [];

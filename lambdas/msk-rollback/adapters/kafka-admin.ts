@@ -14,6 +14,10 @@
  *   throwaway group (`observatory-read-<uuid>`, no commits; readTopicBinary keeps the bytes) reading from the beginning until every
  *   partition reaches the end offsets fetched first, bounded by a timeout, then the group is deleted
  *   (best effort: it holds no offsets, so the broker drops it anyway).
+ * - describeReplicaLogSizes -> DescribeLogDirs, which kafkajs 2.2.4 does not implement: a second client,
+ *   `@platformatic/kafka` (pure JavaScript, negotiates DescribeLogDirs v0-v4 with each broker), opened
+ *   only when a dry run asks, with the same brokers, TLS and IAM token; loaded with `import()`, so it is
+ *   off every function's cold path. MSK authorizes DescribeLogDirs with `kafka-cluster:DescribeCluster`.
  * - kafkajs logs go to the Powertools logger, warnings and errors only.
  * The Lambda role has the kafka-cluster actions this needs (see `lib/msk-rollback/kafka-iam.ts`).
  */
@@ -36,6 +40,7 @@ import {
 import { READ_GROUP_PREFIX } from '#contracts/msk-rollback';
 import { logger } from '#shared/powertools';
 import type { BinaryRecord, KafkaAdmin, KafkaAdminFactory } from '../ports.ts';
+import type { ReplicaLogSize } from '../retained.ts';
 
 /** Credentials as the SDK resolves them; `expiration` caps the token's lifetime. */
 export interface SigningCredentials {
@@ -131,6 +136,80 @@ export interface KafkaJsClient {
   consumer(config: ConsumerConfig): KafkaJsConsumer;
 }
 
+/** What DescribeLogDirs returns per broker, as `@platformatic/kafka`'s `Admin.describeLogDirs` gives it. */
+export interface BrokerLogDirs {
+  readonly broker: number;
+  readonly results: readonly {
+    readonly logDir: string;
+    readonly topics: readonly {
+      readonly name: string;
+      readonly partitions: readonly {
+        readonly partitionIndex: number;
+        readonly partitionSize: bigint;
+        readonly isFutureKey: boolean;
+      }[];
+    }[];
+  }[];
+}
+
+/** The `@platformatic/kafka` admin calls this adapter makes. */
+export interface LogDirsClient {
+  describeLogDirs(options: {
+    topics: { name: string; partitions: number[] }[];
+  }): Promise<readonly BrokerLogDirs[]>;
+  close(): Promise<void>;
+}
+
+/** How the DescribeLogDirs client connects (a subset of `@platformatic/kafka`'s client options). */
+export interface LogDirsClientConfig {
+  readonly clientId: string;
+  readonly bootstrapBrokers: string[];
+  readonly tls: Record<string, never>;
+  readonly sasl: { readonly mechanism: 'OAUTHBEARER'; readonly token: () => Promise<string> };
+  readonly connectTimeout: number;
+  readonly requestTimeout: number;
+  readonly retries: number;
+}
+
+/**
+ * The default {@link LogDirsClient}: `@platformatic/kafka`'s `Admin`, loaded on first use, in strict mode
+ * (the library validates its options and each call's before it touches the network).
+ */
+export async function platformaticLogDirsClient(config: LogDirsClientConfig): Promise<LogDirsClient> {
+  const { Admin } = await import('@platformatic/kafka');
+  return new Admin({
+    ...config,
+    strict: true,
+    bootstrapBrokers: [...config.bootstrapBrokers],
+    tls: {},
+    sasl: { ...config.sasl },
+  });
+}
+
+/** The replicas' log sizes of a DescribeLogDirs answer, bytes as safe integers. */
+export function replicaLogSizes(answers: readonly BrokerLogDirs[]): ReplicaLogSize[] {
+  const out: ReplicaLogSize[] = [];
+  for (const { broker, results } of answers)
+    for (const { logDir, topics } of results)
+      for (const { name, partitions } of topics)
+        for (const p of partitions) {
+          const bytes = Number(p.partitionSize);
+          if (!Number.isSafeInteger(bytes) || bytes < 0)
+            throw new Error(
+              `broker ${broker} reports ${p.partitionSize} bytes for ${name}/${p.partitionIndex}`,
+            );
+          out.push({
+            broker,
+            logDir,
+            topic: name,
+            partition: p.partitionIndex,
+            bytes,
+            future: p.isFutureKey,
+          });
+        }
+  return out;
+}
+
 /** Options of {@link kafkaAdminFactory}. */
 export interface KafkaAdminOptions {
   /**
@@ -138,6 +217,11 @@ export interface KafkaAdminOptions {
    * @default - `new Kafka(config)`
    */
   readonly kafka?: (config: KafkaConfig) => KafkaJsClient;
+  /**
+   * Builds the DescribeLogDirs client (tests hand in a fake).
+   * @default - `@platformatic/kafka`'s `Admin`, loaded on first use
+   */
+  readonly logDirs?: (config: LogDirsClientConfig) => Promise<LogDirsClient>;
   /**
    * Region of the clusters.
    * @default - derived from the broker host names
@@ -221,6 +305,7 @@ export function kafkaAdminFactory(options: KafkaAdminOptions = {}): KafkaAdminFa
     const admin = kafka.admin();
     await admin.connect();
     const consumers = new Set<KafkaJsConsumer>();
+    let logDirs: Promise<LogDirsClient> | undefined;
 
     const fetchTopicOffsets = async (topic: string) => {
       try {
@@ -334,9 +419,31 @@ export function kafkaAdminFactory(options: KafkaAdminOptions = {}): KafkaAdminFa
       readTopic: async (topic) =>
         (await readTopicBinary(topic)).map(({ key, value }) => ({ key: utf8(key), value: utf8(value) })),
       readTopicBinary,
+      describeReplicaLogSizes: async (partitions) => {
+        if (partitions.length === 0) return [];
+        logDirs ??= (options.logDirs ?? platformaticLogDirsClient)({
+          clientId: 'infra-observatory-mm2',
+          bootstrapBrokers: brokers,
+          tls: {},
+          sasl: {
+            mechanism: 'OAUTHBEARER',
+            token: async () => (await mskIamAuthToken(region, credentials)).token,
+          },
+          connectTimeout: options.connectionTimeoutMs ?? 5_000,
+          requestTimeout: options.requestTimeoutMs ?? 15_000,
+          retries: 3,
+        });
+        const answers = await (await logDirs).describeLogDirs({
+          topics: partitions.map((p) => ({ name: p.topic, partitions: [...p.partitions] })),
+        });
+        return replicaLogSizes(answers);
+      },
       close: async () => {
         await Promise.allSettled([...consumers].map((c) => c.disconnect()));
         consumers.clear();
+        const dirs = logDirs;
+        logDirs = undefined;
+        await Promise.allSettled([dirs?.then((c) => c.close())]);
         await admin.disconnect();
       },
     } satisfies KafkaAdmin;
