@@ -13,6 +13,7 @@ import protobuf from 'protobufjs';
 import {
   buildRequests,
   encodeWriteRequest,
+  packSamples,
   type Sample,
   snappyCompress,
   type TimeSeries,
@@ -157,8 +158,9 @@ async function fullPathComparison() {
   const own = looseSamples(false);
   const peerInput = peerRequests();
   let ourBytes = 0;
+  // What RemoteWriteClient.write does before its first request: validate, group, encode, compress.
   const ours = (samples: Sample[]) => {
-    const requests = buildRequests(toTimeSeries(samples).series, { maxSamplesPerRequest: PER_REQUEST });
+    const { requests } = packSamples(samples, 'throw', { maxSamplesPerRequest: PER_REQUEST });
     ourBytes = requests.reduce((n, r) => n + r.body.length, 0);
   };
   const peer = async () => {

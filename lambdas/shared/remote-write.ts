@@ -43,14 +43,9 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { logger as sharedLogger } from '#shared/powertools';
-import { type BatchLimits, buildRequests, type EncodedRequest } from './remote-write/encode.ts';
-import {
-  type InvalidInputPolicy,
-  type RejectedSample,
-  type Sample,
-  toSamples,
-  toTimeSeries,
-} from './remote-write/series.ts';
+import type { BatchLimits } from './remote-write/encode.ts';
+import { type PackedRequest, packSamples } from './remote-write/pack.ts';
+import type { InvalidInputPolicy, RejectedSample, Sample } from './remote-write/series.ts';
 import { createRequestSigner, type RequestSigner, type SigV4Options } from './remote-write/sigv4.ts';
 
 export {
@@ -60,8 +55,10 @@ export {
   type EncodedRequest,
   encodedSize,
   encodeWriteRequest,
+  resolveLimits,
   snappyCompress,
 } from './remote-write/encode.ts';
+export { type PackedRequest, type PackedSamples, packSamples } from './remote-write/pack.ts';
 export {
   formatSeries,
   type InvalidInputPolicy,
@@ -400,8 +397,8 @@ export class RemoteWriteClient {
       (options.remainingTimeMs
         ? started + options.remainingTimeMs() - this.reserveMs
         : started + this.defaultTimeoutMs);
-    const normalized = toTimeSeries(samples, this.invalidInput);
-    const requests = buildRequests(normalized.series, this.limits);
+    const normalized = packSamples(samples, this.invalidInput, this.limits);
+    const { requests } = normalized;
 
     const failures: WriteFailure[] = [];
     let attempts = 0;
@@ -425,7 +422,7 @@ export class RemoteWriteClient {
         continue;
       }
       const { ok: _, ...failure } = outcome;
-      failures.push({ request: index, ...failure, samples: toSamples(request.series) });
+      failures.push({ request: index, ...failure, samples: request.toSamples() });
     }
 
     const unwritten = failures.flatMap((f) => f.samples);
@@ -442,7 +439,7 @@ export class RemoteWriteClient {
       requests: requests.length,
       attempts,
       retries,
-      series: normalized.series.length,
+      series: normalized.series,
       samples: normalized.samples,
       samplesSent,
       samplesFailed: unwritten.length,
@@ -455,7 +452,7 @@ export class RemoteWriteClient {
     };
   }
 
-  private async send(index: number, request: EncodedRequest, deadline: number): Promise<Outcome> {
+  private async send(index: number, request: PackedRequest, deadline: number): Promise<Outcome> {
     const target = `${this.url.origin}${this.url.pathname}`;
     let last: { status?: number; body?: string; error?: string } = {};
     for (let attempt = 1; ; attempt++) {

@@ -13,8 +13,8 @@
  * `encodedSize` computes a request's exact size without encoding it, so a batch is cut at an exact
  * byte budget without encoding twice.
  */
-import { util } from 'protobufjs/minimal.js';
 import snappy from 'snappyjs';
+import type { Chunk } from './pack.ts';
 import { formatSeries, isStaleNaN, type TimeSeries } from './series.ts';
 
 // Tags: (field number << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited).
@@ -26,18 +26,71 @@ const TAG_LABEL_VALUE = (2 << 3) | 2;
 const TAG_SAMPLE_VALUE = (1 << 3) | 1;
 const TAG_SAMPLE_TIMESTAMP = (2 << 3) | 0;
 
+const utf8 = new TextEncoder();
+
 /**
  * Bytes a non-negative integer takes as a varint; a negative int64 always takes 10.
  * @param n a safe integer
  */
 export function varintSize(n: number): number {
   if (n < 0) return 10;
-  let size = 1;
-  while (n >= 128) {
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x200000) return 3;
+  if (n < 0x10000000) return 4;
+  let size = 5;
+  n = Math.floor(n / 0x800000000);
+  while (n > 0) {
     n = Math.floor(n / 128);
     size++;
   }
   return size;
+}
+
+/**
+ * Bytes of a string's UTF-8 encoding; a lone surrogate counts as U+FFFD (3 bytes), as TextEncoder
+ * writes it.
+ */
+export function utf8Length(value: string): number {
+  const len = value.length;
+  let bytes = len;
+  for (let i = 0; i < len; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
+      const d = value.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 2; // 4 bytes for 2 code units
+        i++;
+      } else bytes += 2;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+/**
+ * Writes a string's UTF-8 bytes (`bytes` of them, from {@link utf8Length}) at `pos`.
+ * @returns the position after them
+ */
+export function putUtf8(buf: Uint8Array, pos: number, value: string, bytes: number): number {
+  if (bytes === value.length) {
+    // ASCII: a loop beats TextEncoder's call overhead on strings this short.
+    for (let i = 0; i < bytes; i++) buf[pos + i] = value.charCodeAt(i);
+    return pos + bytes;
+  }
+  utf8.encodeInto(value, buf.subarray(pos, pos + bytes));
+  return pos + bytes;
+}
+
+/**
+ * Size of one `Label` entry of a `TimeSeries` (tag, length, name and value fields).
+ * @param n UTF-8 bytes of the name
+ * @param v UTF-8 bytes of the value
+ */
+export function labelEntrySize(n: number, v: number): number {
+  const body = 1 + varintSize(n) + n + 1 + varintSize(v) + v;
+  return 1 + varintSize(body) + body;
 }
 
 /** Size of one `Sample` message body: the double (1 + 8 bytes) and the int64 timestamp. */
@@ -54,7 +107,6 @@ function sampleEntrySize(timestampMs: number): number {
 // (a split series, or the same labels array in several writes). Keyed by the labels array, which the
 // `TimeSeries` type makes read-only.
 const labelBlocks = new WeakMap<TimeSeries['labels'], Uint8Array>();
-const utf8 = new TextEncoder();
 
 /** Writes a non-negative safe integer as a varint at `pos`; returns the position after it. */
 function putVarint(buf: Uint8Array, pos: number, n: number): number {
@@ -64,17 +116,6 @@ function putVarint(buf: Uint8Array, pos: number, n: number): number {
   }
   buf[pos++] = n;
   return pos;
-}
-
-/** Writes a string's UTF-8 bytes (`bytes` of them) at `pos`; returns the position after it. */
-function putString(buf: Uint8Array, pos: number, value: string, bytes: number): number {
-  if (bytes === value.length) {
-    // ASCII: a loop beats TextEncoder's call overhead on strings this short.
-    for (let i = 0; i < bytes; i++) buf[pos + i] = value.charCodeAt(i);
-    return pos + bytes;
-  }
-  utf8.encodeInto(value, buf.subarray(pos, pos + bytes));
-  return pos + bytes;
 }
 
 /**
@@ -87,8 +128,8 @@ function labelBlock(labels: TimeSeries['labels']): Uint8Array {
   let size = 0;
   const lengths: number[] = [];
   for (const l of labels) {
-    const n = util.utf8.length(l.name);
-    const v = util.utf8.length(l.value);
+    const n = utf8Length(l.name);
+    const v = utf8Length(l.value);
     const body = 1 + varintSize(n) + n + 1 + varintSize(v) + v;
     lengths.push(n, v, body);
     size += 1 + varintSize(body) + body;
@@ -103,10 +144,10 @@ function labelBlock(labels: TimeSeries['labels']): Uint8Array {
     pos = putVarint(block, pos, lengths[3 * i + 2] as number);
     block[pos++] = TAG_LABEL_NAME;
     pos = putVarint(block, pos, n);
-    pos = putString(block, pos, l.name, n);
+    pos = putUtf8(block, pos, l.name, n);
     block[pos++] = TAG_LABEL_VALUE;
     pos = putVarint(block, pos, v);
-    pos = putString(block, pos, l.value, v);
+    pos = putUtf8(block, pos, l.value, v);
   }
   labelBlocks.set(labels, block);
   return block;
@@ -198,6 +239,63 @@ function putNegativeInt64(buf: Uint8Array, pos: number, n: number): number {
 }
 
 /**
+ * Encodes one request of {@link packSamples}' chunks into a buffer of its exact size.
+ * @param chunks the request's chunks of series, in order
+ * @param size the request's exact size, summed while cutting
+ * @param arena where the chunks' label entries were encoded
+ * @param values sample values, indexed as the chunks say
+ * @param times sample timestamps, likewise
+ */
+export function encodeChunks(
+  chunks: readonly Chunk[],
+  size: number,
+  arena: Uint8Array,
+  values: Float64Array,
+  times: Float64Array,
+): Uint8Array {
+  const buf = new Uint8Array(size);
+  const view = new DataView(buf.buffer);
+  let pos = 0;
+  for (const chunk of chunks) {
+    const s = chunk.series;
+    const set = s.set;
+    buf[pos++] = TAG_TIMESERIES;
+    pos = putVarint(buf, pos, chunk.body);
+    // Labels sorted by name: the set's entries before __name__, __name__, the rest.
+    for (let i = set.start; i < set.split; i++) buf[pos++] = arena[i] as number;
+    for (let i = s.nameStart; i < s.nameEnd; i++) buf[pos++] = arena[i] as number;
+    for (let i = set.split; i < set.end; i++) buf[pos++] = arena[i] as number;
+    for (let k = chunk.from; k < chunk.to; k++) {
+      const t = times[k] as number;
+      const value = values[k] as number;
+      buf[pos++] = TAG_SAMPLES;
+      buf[pos++] = 10 + varintSize(t);
+      buf[pos++] = TAG_SAMPLE_VALUE;
+      if (!Number.isNaN(value)) view.setFloat64(pos, value, true);
+      else if (isStaleNaN(value)) buf.set(STALE_NAN_BYTES, pos);
+      else {
+        f64[0] = value;
+        if (LITTLE_ENDIAN) buf.set(f64Bytes, pos);
+        else for (let i = 0; i < 8; i++) buf[pos + i] = f64Bytes[7 - i] as number;
+      }
+      pos += 8;
+      buf[pos++] = TAG_SAMPLE_TIMESTAMP;
+      if (t < 0) pos = putNegativeInt64(buf, pos, t);
+      else {
+        let n = t;
+        while (n > 0x7f) {
+          buf[pos++] = (n & 0x7f) | 0x80;
+          n = Math.floor(n / 128);
+        }
+        buf[pos++] = n;
+      }
+    }
+  }
+  if (pos !== size) throw new Error(`remote-write encoder wrote ${pos} bytes of ${size}`);
+  return buf;
+}
+
+/**
  * Compresses with the snappy block format (not the framed/stream format), as remote-write requires.
  * @param raw uncompressed bytes
  */
@@ -240,6 +338,18 @@ function checkLimit(name: string, value: number): void {
 }
 
 /**
+ * Request bounds with defaults applied.
+ * @throws RangeError when a bound is not a positive integer
+ */
+export function resolveLimits(limits: Partial<BatchLimits> = {}): BatchLimits {
+  const maxSamplesPerRequest = limits.maxSamplesPerRequest ?? DEFAULT_BATCH_LIMITS.maxSamplesPerRequest;
+  const maxBytesPerRequest = limits.maxBytesPerRequest ?? DEFAULT_BATCH_LIMITS.maxBytesPerRequest;
+  checkLimit('maxSamplesPerRequest', maxSamplesPerRequest);
+  checkLimit('maxBytesPerRequest', maxBytesPerRequest);
+  return { maxSamplesPerRequest, maxBytesPerRequest };
+}
+
+/**
  * Packs series into requests that respect both limits. Series keep their order; a series that does not
  * fit is split across consecutive requests, earlier samples first, so a receiver that needs in-order
  * samples gets them when requests are sent in order. Series without samples are left out.
@@ -252,10 +362,7 @@ export function buildRequests(
   series: readonly TimeSeries[],
   limits: Partial<BatchLimits> = {},
 ): EncodedRequest[] {
-  const maxSamples = limits.maxSamplesPerRequest ?? DEFAULT_BATCH_LIMITS.maxSamplesPerRequest;
-  const maxBytes = limits.maxBytesPerRequest ?? DEFAULT_BATCH_LIMITS.maxBytesPerRequest;
-  checkLimit('maxSamplesPerRequest', maxSamples);
-  checkLimit('maxBytesPerRequest', maxBytes);
+  const { maxSamplesPerRequest: maxSamples, maxBytesPerRequest: maxBytes } = resolveLimits(limits);
 
   const requests: EncodedRequest[] = [];
   let current: TimeSeries[] = [];
