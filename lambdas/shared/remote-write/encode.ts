@@ -13,9 +13,9 @@
  * `encodedSize` computes a request's exact size without encoding it, so a batch is cut at an exact
  * byte budget without encoding twice.
  */
-import snappy from 'snappyjs';
 import type { Chunk } from './pack.ts';
 import { formatSeries, isStaleNaN, type TimeSeries } from './series.ts';
+import { compress } from './snappy.ts';
 
 // Tags: (field number << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited).
 const TAG_TIMESERIES = (1 << 3) | 2;
@@ -238,8 +238,13 @@ function putNegativeInt64(buf: Uint8Array, pos: number, n: number): number {
   return pos;
 }
 
+// Where encodeChunks writes: a request's protobuf bytes are only needed until they are compressed.
+let scratch = new Uint8Array(1 << 16);
+let scratchView = new DataView(scratch.buffer);
+
 /**
- * Encodes one request of {@link packSamples}' chunks into a buffer of its exact size.
+ * Encodes one request of `packSamples`' chunks into a buffer of its exact size, reused by the next
+ * call: compress the bytes before encoding another request.
  * @param chunks the request's chunks of series, in order
  * @param size the request's exact size, summed while cutting
  * @param arena where the chunks' label entries were encoded
@@ -253,8 +258,12 @@ export function encodeChunks(
   values: Float64Array,
   times: Float64Array,
 ): Uint8Array {
-  const buf = new Uint8Array(size);
-  const view = new DataView(buf.buffer);
+  if (scratch.length < size) {
+    scratch = new Uint8Array(Math.max(size, scratch.length * 2));
+    scratchView = new DataView(scratch.buffer);
+  }
+  const buf = scratch;
+  const view = scratchView;
   let pos = 0;
   for (const chunk of chunks) {
     const s = chunk.series;
@@ -292,7 +301,7 @@ export function encodeChunks(
     }
   }
   if (pos !== size) throw new Error(`remote-write encoder wrote ${pos} bytes of ${size}`);
-  return buf;
+  return buf.subarray(0, size);
 }
 
 /**
@@ -300,7 +309,7 @@ export function encodeChunks(
  * @param raw uncompressed bytes
  */
 export function snappyCompress(raw: Uint8Array): Uint8Array {
-  return snappy.compress(raw);
+  return compress(raw);
 }
 
 /** Bounds on one remote-write request. */

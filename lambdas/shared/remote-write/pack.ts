@@ -95,9 +95,9 @@ class Arena {
     this.bytes = grown;
   }
   /** Appends one `Label` entry (tag, length, name, value) and returns where it ends. */
-  label(name: string, value: string): number {
-    const n = utf8Length(name);
-    const v = utf8Length(value);
+  label(name: string, value: string, v = utf8Length(value)): number {
+    // A valid label name is ASCII.
+    const n = name.length;
     const size = labelEntrySize(n, v);
     this.reserve(size);
     this.length = putLabel(this.bytes, this.length, name, n, value, v);
@@ -151,18 +151,27 @@ function validMetricName(name: unknown): name is string {
   return true;
 }
 
-/** Whether a label value is non-empty and valid unicode (no lone surrogate). */
-function validLabelValue(value: unknown): value is string {
-  if (typeof value !== 'string' || value.length === 0) return false;
-  for (let i = 0; i < value.length; i++) {
+/**
+ * UTF-8 bytes of a label value; -1 when it is empty, not a string or not valid unicode (a lone surrogate).
+ */
+function labelValueBytes(value: unknown): number {
+  if (typeof value !== 'string' || value.length === 0) return -1;
+  const len = value.length;
+  let bytes = len;
+  for (let i = 0; i < len; i++) {
     const c = value.charCodeAt(i);
-    if (c < 0xd800 || c > 0xdfff) continue;
-    if (c > 0xdbff) return false;
-    const d = value.charCodeAt(i + 1);
-    if (!(d >= 0xdc00 && d <= 0xdfff)) return false;
-    i++;
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c < 0xd800 || c > 0xdfff) bytes += 2;
+    else {
+      if (c > 0xdbff) return -1;
+      const d = value.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return -1;
+      bytes += 2; // four bytes for two code units
+      i++;
+    }
   }
-  return true;
+  return bytes;
 }
 
 const PLAIN = Object.prototype;
@@ -170,6 +179,7 @@ const NONE = {};
 // Reused by every call to sort a label set.
 const scratchNames: string[] = [];
 const scratchValues: string[] = [];
+const scratchBytes: number[] = [];
 
 /** The outcome of {@link packSamples}. */
 export interface PackedSamples {
@@ -291,28 +301,34 @@ export function packSamples(
   const newSet = (labels: Record<string, unknown>, hash: number, size: number): LabelSetEntry | undefined => {
     const names = scratchNames;
     const vals = scratchValues;
+    const bytes = scratchBytes;
     names.length = 0;
     vals.length = 0;
+    bytes.length = 0;
     for (const name in labels) {
       const value = labels[name];
-      if (!validLabelName(name) || !validLabelValue(value)) return undefined;
+      const v = labelValueBytes(value);
+      if (v < 0 || !validLabelName(name)) return undefined;
       // Insertion sort: a handful of labels, often nearly in order. Names are ASCII here, so UTF-16
       // order is the byte order Prometheus sorts by.
       let i = names.length;
       names.push(name);
-      vals.push(value);
+      vals.push(value as string);
+      bytes.push(v);
       while (i > 0 && (names[i - 1] as string) > name) {
         names[i] = names[i - 1] as string;
         vals[i] = vals[i - 1] as string;
+        bytes[i] = bytes[i - 1] as number;
         i--;
       }
       names[i] = name;
-      vals[i] = value;
+      vals[i] = value as string;
+      bytes[i] = v;
     }
     const start = arena.length;
     let split = start;
     for (let i = 0; i < names.length; i++) {
-      const end = arena.label(names[i] as string, vals[i] as string);
+      const end = arena.label(names[i] as string, vals[i] as string, bytes[i] as number);
       if ((names[i] as string) < '__name__') split = end;
     }
     const set: LabelSetEntry = {
@@ -361,9 +377,11 @@ export function packSamples(
     for (const name in labels) {
       const value = labels[name];
       if (typeof value !== 'string') return newSet(labels, 0, 0) ?? labelsProblem(input);
-      let h = 0x811c9dc5;
-      for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-      h = Math.imul(h ^ 0xffff, 0x01000193);
+      // Names recur in every set: their length and ends tell them apart well enough (a collision
+      // only costs a comparison).
+      const last = name.length - 1;
+      let h = Math.imul(0x811c9dc5 ^ (last + 1), 0x01000193);
+      h = Math.imul(h ^ (name.charCodeAt(0) | (name.charCodeAt(last) << 16)), 0x01000193);
       for (let i = 0; i < value.length; i++) h = Math.imul(h ^ value.charCodeAt(i), 0x01000193);
       hash = (hash + (h ^ (h >>> 15))) | 0;
       size++;
