@@ -255,6 +255,7 @@ export function encodeChunks(
   chunks: readonly Chunk[],
   size: number,
   arena: Uint8Array,
+  arenaView: DataView,
   values: Float64Array,
   times: Float64Array,
 ): Uint8Array {
@@ -271,9 +272,9 @@ export function encodeChunks(
     buf[pos++] = TAG_TIMESERIES;
     pos = putVarint(buf, pos, chunk.body);
     // Labels sorted by name: the set's entries before __name__, __name__, the rest.
-    for (let i = set.start; i < set.split; i++) buf[pos++] = arena[i] as number;
-    for (let i = s.nameStart; i < s.nameEnd; i++) buf[pos++] = arena[i] as number;
-    for (let i = set.split; i < set.end; i++) buf[pos++] = arena[i] as number;
+    pos = copy(arena, arenaView, set.start, set.split, buf, view, pos);
+    pos = copy(arena, arenaView, s.nameStart, s.nameEnd, buf, view, pos);
+    pos = copy(arena, arenaView, set.split, set.end, buf, view, pos);
     for (let k = chunk.from; k < chunk.to; k++) {
       const t = times[k] as number;
       const value = values[k] as number;
@@ -302,6 +303,22 @@ export function encodeChunks(
   }
   if (pos !== size) throw new Error(`remote-write encoder wrote ${pos} bytes of ${size}`);
   return buf.subarray(0, size);
+}
+
+/** Copies bytes [from, to) of `src` to `dst` at `pos`, four at a time; returns the position after them. */
+function copy(
+  src: Uint8Array,
+  srcView: DataView,
+  from: number,
+  to: number,
+  dst: Uint8Array,
+  dstView: DataView,
+  pos: number,
+): number {
+  let i = from;
+  for (; i + 4 <= to; i += 4, pos += 4) dstView.setInt32(pos, srcView.getInt32(i, true), true);
+  for (; i < to; i++) dst[pos++] = src[i] as number;
+  return pos;
 }
 
 /**

@@ -85,6 +85,7 @@ export interface Chunk {
 /** Growable byte arena holding every encoded label entry of one pack. */
 class Arena {
   bytes = new Uint8Array(1 << 16);
+  view = new DataView(this.bytes.buffer);
   length = 0;
   reserve(n: number): void {
     if (this.length + n <= this.bytes.length) return;
@@ -93,6 +94,24 @@ class Arena {
     const grown = new Uint8Array(size);
     grown.set(this.bytes.subarray(0, this.length));
     this.bytes = grown;
+    this.view = new DataView(grown.buffer);
+  }
+  /** FNV-style hash of the bytes [start, end), four at a time. */
+  hash(start: number, end: number): number {
+    const view = this.view;
+    let h = Math.imul(0x811c9dc5 ^ (end - start), 0x01000193);
+    let i = start;
+    for (; i + 4 <= end; i += 4) h = Math.imul(h ^ view.getInt32(i, true), 0x01000193);
+    for (; i < end; i++) h = Math.imul(h ^ (this.bytes[i] as number), 0x01000193);
+    return h ^ (h >>> 15);
+  }
+  /** Whether the bytes [a, a + n) equal the bytes [b, b + n). */
+  same(a: number, b: number, n: number): boolean {
+    const view = this.view;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) if (view.getInt32(a + i, true) !== view.getInt32(b + i, true)) return false;
+    for (; i < n; i++) if (this.bytes[a + i] !== this.bytes[b + i]) return false;
+    return true;
   }
   /** Appends one `Label` entry (tag, length, name, value) and returns where it ends. */
   label(name: string, value: string, v = utf8Length(value)): number {
@@ -298,7 +317,7 @@ export function packSamples(
   };
 
   /** Validates, sorts and encodes a label set seen for the first time; undefined when it is invalid. */
-  const newSet = (labels: Record<string, unknown>, hash: number, size: number): LabelSetEntry | undefined => {
+  const setOf = (labels: Record<string, unknown>): LabelSetEntry | undefined => {
     const names = scratchNames;
     const vals = scratchValues;
     const bytes = scratchBytes;
@@ -331,14 +350,25 @@ export function packSamples(
       const end = arena.label(names[i] as string, vals[i] as string, bytes[i] as number);
       if ((names[i] as string) < '__name__') split = end;
     }
+    // Equal content encodes to equal bytes, whatever the key order: look the bytes up, and keep them
+    // only when they are new.
+    const end = arena.length;
+    const hash = arena.hash(start, end);
+    const first = byHash.get(hash);
+    for (let known = first; known !== undefined; known = known.next) {
+      if (known.end - known.start === end - start && arena.same(known.start, start, end - start)) {
+        arena.length = start;
+        return known;
+      }
+    }
     const set: LabelSetEntry = {
       labels: labels as Record<string, string>,
-      size,
+      size: names.length,
       hash,
-      next: byHash.get(hash),
+      next: first,
       start,
       split,
-      end: arena.length,
+      end,
       lastName: undefined,
       lastSeries: -1,
       byName: undefined,
@@ -371,33 +401,7 @@ export function packSamples(
       }
       if (size === prevSet.size) return prevSet;
     }
-    // Hash of the content: FNV-1a of each label, summed so that key order does not matter.
-    let hash = 0;
-    let size = 0;
-    for (const name in labels) {
-      const value = labels[name];
-      if (typeof value !== 'string') return newSet(labels, 0, 0) ?? labelsProblem(input);
-      // Names recur in every set: their length and ends tell them apart well enough (a collision
-      // only costs a comparison).
-      const last = name.length - 1;
-      let h = Math.imul(0x811c9dc5 ^ (last + 1), 0x01000193);
-      h = Math.imul(h ^ (name.charCodeAt(0) | (name.charCodeAt(last) << 16)), 0x01000193);
-      for (let i = 0; i < value.length; i++) h = Math.imul(h ^ value.charCodeAt(i), 0x01000193);
-      hash = (hash + (h ^ (h >>> 15))) | 0;
-      size++;
-    }
-    for (let set = byHash.get(hash); set !== undefined; set = set.next) {
-      if (set.size !== size) continue;
-      const known = set.labels as Record<string, unknown>;
-      let same = true;
-      for (const name in labels)
-        if (known[name] !== labels[name]) {
-          same = false;
-          break;
-        }
-      if (same) return set;
-    }
-    return newSet(labels, hash, size) ?? labelsProblem(input);
+    return setOf(labels) ?? labelsProblem(input);
   };
 
   const seriesFor = (set: LabelSetEntry, name: string): number => {
@@ -512,7 +516,7 @@ export function packSamples(
     }
   }
 
-  const requests = cutRequests(series, arena.bytes, values, times, bounds);
+  const requests = cutRequests(series, arena, values, times, bounds);
   return { requests, series: series.length, samples: total, rejected };
 }
 
@@ -575,7 +579,7 @@ function sampleEntrySize(ts: number): number {
 
 function cutRequests(
   series: readonly SeriesEntry[],
-  arena: Uint8Array,
+  arena: Arena,
   values: Float64Array,
   times: Float64Array,
   limits: BatchLimits,
@@ -587,7 +591,7 @@ function cutRequests(
   let bytes = 0;
   const flush = () => {
     if (samples === 0) return;
-    const raw = encodeChunks(chunks, bytes, arena, values, times);
+    const raw = encodeChunks(chunks, bytes, arena.bytes, arena.view, values, times);
     requests.push(new PackedRequest(snappyCompress(raw), raw.length, samples, chunks, values, times));
     chunks = [];
     samples = 0;
