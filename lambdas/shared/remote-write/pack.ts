@@ -199,6 +199,11 @@ const NONE = {};
 const scratchNames: string[] = [];
 const scratchValues: string[] = [];
 const scratchBytes: number[] = [];
+// Reused by every call (a call is synchronous and keeps nothing of them): the encoded label entries,
+// and per valid sample its series and its index in the input.
+const sharedArena = new Arena();
+let scratchIndex = new Int32Array(1 << 12);
+let scratchSource = new Int32Array(1 << 12);
 
 /** The outcome of {@link packSamples}. */
 export interface PackedSamples {
@@ -285,7 +290,8 @@ export function packSamples(
   const bounds = resolveLimits(limits);
   const input: readonly Sample[] = Array.isArray(samples) ? samples : Array.from(samples);
   const n = input.length;
-  const arena = new Arena();
+  const arena = sharedArena;
+  arena.length = 0;
   const rejected: RejectedSample[] = [];
 
   // Label sets by labels object, by content in the object's own key order, by content sorted.
@@ -297,8 +303,12 @@ export function packSamples(
   // Valid samples, compacted, in input order: value, timestamp, series, input index.
   let values = new Float64Array(n);
   let times = new Float64Array(n);
-  let seriesOf = new Int32Array(n);
-  let source = new Int32Array(n);
+  if (scratchIndex.length < n) {
+    scratchIndex = new Int32Array(Math.max(n, scratchIndex.length * 2));
+    scratchSource = new Int32Array(scratchIndex.length);
+  }
+  const seriesOf = scratchIndex;
+  let source = scratchSource;
   let count = 0;
   let grouped = true;
   let anyUnordered = false;
@@ -505,7 +515,6 @@ export function packSamples(
     values = v;
     times = t;
     source = src;
-    seriesOf = new Int32Array(0);
   }
 
   let total = count;
