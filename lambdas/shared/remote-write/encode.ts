@@ -93,14 +93,20 @@ export function labelEntrySize(n: number, v: number): number {
   return 1 + varintSize(body) + body;
 }
 
-/** Size of one `Sample` message body: the double (1 + 8 bytes) and the int64 timestamp. */
-function sampleSize(timestampMs: number): number {
-  return 9 + 1 + varintSize(timestampMs);
+/**
+ * Size of one `Sample` message body: the double (tag + 8 bytes) and the int64 timestamp (tag + varint),
+ * each left out when it is proto3's default, +0 and 0, as protobufjs and Prometheus' own encoder do
+ * (-0 is written: its sign is not the default).
+ */
+export function sampleSize(value: number, timestampMs: number): number {
+  return (value === 0 && 1 / value > 0 ? 0 : 9) + (timestampMs === 0 ? 0 : 1 + varintSize(timestampMs));
 }
 
-/** Size of one `Sample` entry of a `TimeSeries` (tag, one-byte length: a sample is at most 20 bytes). */
-function sampleEntrySize(timestampMs: number): number {
-  return 2 + sampleSize(timestampMs);
+/**
+ * Size of one `Sample` entry of a `TimeSeries` (tag, one-byte length: a sample is at most 20 bytes).
+ */
+export function sampleEntrySize(value: number, timestampMs: number): number {
+  return 2 + sampleSize(value, timestampMs);
 }
 
 // The label entries of a series, encoded once and reused for every request that carries the series
@@ -169,7 +175,7 @@ export function encodedSize(series: readonly TimeSeries[]): number {
   let size = 0;
   for (const ts of series) {
     let body = labelsSize(ts.labels);
-    for (const s of ts.samples) body += sampleEntrySize(s.timestampMs);
+    for (const s of ts.samples) body += sampleEntrySize(s.value, s.timestampMs);
     size += 1 + varintSize(body) + body;
   }
   return size;
@@ -197,31 +203,43 @@ export function encodeWriteRequest(series: readonly TimeSeries[]): Uint8Array {
   for (const ts of series) {
     const block = labelBlock(ts.labels);
     let body = block.length;
-    for (const s of ts.samples) body += sampleEntrySize(s.timestampMs);
+    for (const s of ts.samples) body += sampleEntrySize(s.value, s.timestampMs);
     buf[pos++] = TAG_TIMESERIES;
     pos = putVarint(buf, pos, body);
     buf.set(block, pos);
     pos += block.length;
-    for (const s of ts.samples) {
-      const t = s.timestampMs;
-      buf[pos++] = TAG_SAMPLES;
-      buf[pos++] = sampleSize(t);
-      buf[pos++] = TAG_SAMPLE_VALUE;
-      // The staleness marker's exact bits matter to Prometheus (it compares all 64); write them
-      // explicitly rather than trusting a NaN payload to survive every copy on the way.
-      if (Number.isNaN(s.value) && isStaleNaN(s.value)) {
-        buf.set(STALE_NAN_BYTES, pos);
-      } else {
-        f64[0] = s.value;
-        if (LITTLE_ENDIAN) buf.set(f64Bytes, pos);
-        else for (let i = 0; i < 8; i++) buf[pos + i] = f64Bytes[7 - i] as number;
-      }
-      pos += 8;
-      buf[pos++] = TAG_SAMPLE_TIMESTAMP;
-      pos = t < 0 ? putNegativeInt64(buf, pos, t) : putVarint(buf, pos, t);
-    }
+    for (const s of ts.samples) pos = putSample(buf, pos, s.value, s.timestampMs);
   }
   return buf;
+}
+
+/** Writes a double's 8 bytes little-endian at `pos`. */
+function putDouble(buf: Uint8Array, pos: number, value: number): void {
+  // The staleness marker's exact bits matter to Prometheus (it compares all 64); write them
+  // explicitly rather than trusting a NaN payload to survive every copy on the way.
+  if (Number.isNaN(value) && isStaleNaN(value)) {
+    buf.set(STALE_NAN_BYTES, pos);
+    return;
+  }
+  f64[0] = value;
+  if (LITTLE_ENDIAN) buf.set(f64Bytes, pos);
+  else for (let i = 0; i < 8; i++) buf[pos + i] = f64Bytes[7 - i] as number;
+}
+
+/** Writes one `Sample` entry of a `TimeSeries` at `pos`; returns the position after it. */
+function putSample(buf: Uint8Array, pos: number, value: number, t: number): number {
+  buf[pos++] = TAG_SAMPLES;
+  buf[pos++] = sampleSize(value, t);
+  if (!(value === 0 && 1 / value > 0)) {
+    buf[pos++] = TAG_SAMPLE_VALUE;
+    putDouble(buf, pos, value);
+    pos += 8;
+  }
+  if (t !== 0) {
+    buf[pos++] = TAG_SAMPLE_TIMESTAMP;
+    pos = t < 0 ? putNegativeInt64(buf, pos, t) : putVarint(buf, pos, t);
+  }
+  return pos;
 }
 
 /** Prometheus' staleness marker, 0x7ff0000000000002, little-endian. */
@@ -279,26 +297,23 @@ export function encodeChunks(
       const t = times[k] as number;
       const value = values[k] as number;
       buf[pos++] = TAG_SAMPLES;
+      if (value === 0 || t <= 0) {
+        pos = putSample(buf, pos - 1, value, t);
+        continue;
+      }
+      // The common shape: both fields present, a positive timestamp.
       buf[pos++] = 10 + varintSize(t);
       buf[pos++] = TAG_SAMPLE_VALUE;
       if (!Number.isNaN(value)) view.setFloat64(pos, value, true);
-      else if (isStaleNaN(value)) buf.set(STALE_NAN_BYTES, pos);
-      else {
-        f64[0] = value;
-        if (LITTLE_ENDIAN) buf.set(f64Bytes, pos);
-        else for (let i = 0; i < 8; i++) buf[pos + i] = f64Bytes[7 - i] as number;
-      }
+      else putDouble(buf, pos, value);
       pos += 8;
       buf[pos++] = TAG_SAMPLE_TIMESTAMP;
-      if (t < 0) pos = putNegativeInt64(buf, pos, t);
-      else {
-        let n = t;
-        while (n > 0x7f) {
-          buf[pos++] = (n & 0x7f) | 0x80;
-          n = Math.floor(n / 128);
-        }
-        buf[pos++] = n;
+      let n = t;
+      while (n > 0x7f) {
+        buf[pos++] = (n & 0x7f) | 0x80;
+        n = Math.floor(n / 128);
       }
+      buf[pos++] = n;
     }
   }
   if (pos !== size) throw new Error(`remote-write encoder wrote ${pos} bytes of ${size}`);
@@ -421,7 +436,7 @@ export function buildRequests(
       let end = start;
       while (end < total) {
         const nextBody =
-          body + sampleEntrySize((ts.samples[end] as TimeSeries['samples'][number]).timestampMs);
+          body + sampleEntrySize(ts.samples[end]?.value as number, ts.samples[end]?.timestampMs as number);
         const nextEntry = 1 + varintSize(nextBody) + nextBody;
         if (currentSamples + 1 > maxSamples || currentBytes - entry + nextEntry > maxBytes) break;
         body = nextBody;
@@ -440,7 +455,8 @@ export function buildRequests(
       if (start < total) {
         if (currentSamples === 0) {
           const one =
-            labelBytes + sampleEntrySize((ts.samples[start] as TimeSeries['samples'][number]).timestampMs);
+            labelBytes +
+            sampleEntrySize(ts.samples[start]?.value as number, ts.samples[start]?.timestampMs as number);
           throw new RangeError(
             `series ${formatSeries(ts.labels)} needs ${1 + varintSize(one) + one} bytes for one sample, ` +
               `more than maxBytesPerRequest ${maxBytes}`,

@@ -20,6 +20,7 @@ import {
   labelEntrySize,
   putUtf8,
   resolveLimits,
+  sampleEntrySize,
   snappyCompress,
   utf8Length,
   varintSize,
@@ -581,11 +582,6 @@ function sameValue(a: number, b: number): boolean {
   return Object.is(a, b);
 }
 
-/** Size of one `Sample` entry of a `TimeSeries`: tag, length, double, timestamp. */
-function sampleEntrySize(ts: number): number {
-  return 12 + varintSize(ts);
-}
-
 function cutRequests(
   series: readonly SeriesEntry[],
   arena: Arena,
@@ -616,7 +612,7 @@ function cutRequests(
       // Whole series at once when it fits (the common case), else sample by sample.
       if (samples + (end - start) <= maxSamples) {
         let all = body;
-        for (let k = start; k < end; k++) all += sampleEntrySize(times[k] as number);
+        for (let k = start; k < end; k++) all += sampleEntrySize(values[k] as number, times[k] as number);
         const allEntry = 1 + varintSize(all) + all;
         if (bytes + allEntry <= maxBytes) {
           body = all;
@@ -627,7 +623,7 @@ function cutRequests(
         }
       }
       while (to < end) {
-        const nextBody = body + sampleEntrySize(times[to] as number);
+        const nextBody = body + sampleEntrySize(values[to] as number, times[to] as number);
         const nextEntry = 1 + varintSize(nextBody) + nextBody;
         if (samples + 1 > maxSamples || bytes - entry + nextEntry > maxBytes) break;
         body = nextBody;
@@ -642,7 +638,7 @@ function cutRequests(
       }
       if (start < end) {
         if (samples === 0) {
-          const one = s.labelBytes + sampleEntrySize(times[start] as number);
+          const one = s.labelBytes + sampleEntrySize(values[start] as number, times[start] as number);
           const labels = seriesLabels(s);
           const rendered = seriesString(
             s.name,
