@@ -114,6 +114,46 @@ class Arena {
     for (; i < n; i++) if (this.bytes[a + i] !== this.bytes[b + i]) return false;
     return true;
   }
+  /**
+   * Appends one `Label` entry if the name is a valid label name and the value a non-empty valid
+   * unicode string, checking each character as it is written.
+   * @returns where the entry ends, or -1 (nothing appended) when the label is invalid
+   */
+  checkedLabel(name: string, value: string): number {
+    const n = name.length;
+    const v = value.length;
+    if (n === 0 || v === 0) return -1;
+    if (name.charCodeAt(0) === 95 && name.charCodeAt(1) === 95) return -1;
+    // Assume an ASCII value (its byte length is then its length); start over if it is not.
+    const body = 1 + varintSize(n) + n + 1 + varintSize(v) + v;
+    this.reserve(1 + varintSize(body) + body);
+    const buf = this.bytes;
+    let pos = this.length;
+    buf[pos++] = 0x0a;
+    pos = putSmallVarint(buf, pos, body);
+    buf[pos++] = 0x0a;
+    pos = putSmallVarint(buf, pos, n);
+    for (let i = 0; i < n; i++) {
+      const c = name.charCodeAt(i);
+      // [a-zA-Z_][a-zA-Z0-9_]*
+      if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || (i > 0 && c >= 48 && c <= 57)))
+        return -1;
+      buf[pos++] = c;
+    }
+    buf[pos++] = 0x12;
+    pos = putSmallVarint(buf, pos, v);
+    for (let i = 0; i < v; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) {
+        const bytes = labelValueBytes(value);
+        return bytes < 0 ? -1 : this.label(name, value, bytes);
+      }
+      buf[pos++] = c;
+    }
+    this.length = pos;
+    return pos;
+  }
+
   /** Appends one `Label` entry (tag, length, name, value) and returns where it ends. */
   label(name: string, value: string, v = utf8Length(value)): number {
     // A valid label name is ASCII.
@@ -144,19 +184,6 @@ function putSmallVarint(buf: Uint8Array, pos: number, n: number): number {
   }
   buf[pos++] = n;
   return pos;
-}
-
-/** Whether `name` matches `[a-zA-Z_][a-zA-Z0-9_]*` and does not start with `__`. */
-function validLabelName(name: string): boolean {
-  const len = name.length;
-  if (len === 0) return false;
-  for (let i = 0; i < len; i++) {
-    const c = name.charCodeAt(i);
-    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95) continue;
-    if (i > 0 && c >= 48 && c <= 57) continue;
-    return false;
-  }
-  return !(name.charCodeAt(0) === 95 && len > 1 && name.charCodeAt(1) === 95);
 }
 
 /** Whether `name` matches `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
@@ -199,7 +226,6 @@ const NONE = {};
 // Reused by every call to sort a label set.
 const scratchNames: string[] = [];
 const scratchValues: string[] = [];
-const scratchBytes: number[] = [];
 // Reused by every call (a call is synchronous and keeps nothing of them): the encoded label entries,
 // and per valid sample its series and its index in the input.
 const sharedArena = new Arena();
@@ -331,34 +357,33 @@ export function packSamples(
   const setOf = (labels: Record<string, unknown>): LabelSetEntry | undefined => {
     const names = scratchNames;
     const vals = scratchValues;
-    const bytes = scratchBytes;
     names.length = 0;
     vals.length = 0;
-    bytes.length = 0;
     for (const name in labels) {
       const value = labels[name];
-      const v = labelValueBytes(value);
-      if (v < 0 || !validLabelName(name)) return undefined;
-      // Insertion sort: a handful of labels, often nearly in order. Names are ASCII here, so UTF-16
-      // order is the byte order Prometheus sorts by.
+      if (typeof value !== 'string') return undefined;
+      // Insertion sort: a handful of labels, often nearly in order. Valid names are ASCII, so UTF-16
+      // order is the byte order Prometheus sorts by (an invalid one fails below).
       let i = names.length;
       names.push(name);
-      vals.push(value as string);
-      bytes.push(v);
+      vals.push(value);
       while (i > 0 && (names[i - 1] as string) > name) {
         names[i] = names[i - 1] as string;
         vals[i] = vals[i - 1] as string;
-        bytes[i] = bytes[i - 1] as number;
         i--;
       }
       names[i] = name;
-      vals[i] = value as string;
-      bytes[i] = v;
+      vals[i] = value;
     }
+    // Names and values are checked as they are encoded: one pass over each.
     const start = arena.length;
     let split = start;
     for (let i = 0; i < names.length; i++) {
-      const end = arena.label(names[i] as string, vals[i] as string, bytes[i] as number);
+      const end = arena.checkedLabel(names[i] as string, vals[i] as string);
+      if (end < 0) {
+        arena.length = start;
+        return undefined;
+      }
       if ((names[i] as string) < '__name__') split = end;
     }
     // Equal content encodes to equal bytes, whatever the key order: look the bytes up, and keep them
