@@ -196,6 +196,23 @@ describe('packSamples', () => {
     expect(requests[0]?.series.map((s) => s.samples.map((p) => p.value))).toEqual([[1, 2, 4], [3], [5], [6]]);
   });
 
+  it('tells a copy of the previous labels from a prefix, an extension or a reordering of them', () => {
+    const base = { a: '1', b: '2' };
+    const input: Sample[] = [
+      { name: 'm', labels: base, value: 1, timestampMs: 1 },
+      { name: 'm', labels: { ...base }, value: 2, timestampMs: 2 },
+      { name: 'm', labels: { a: '1' }, value: 3, timestampMs: 3 },
+      { name: 'm', labels: { ...base, c: '3' }, value: 4, timestampMs: 4 },
+      { name: 'm', labels: { b: '2', a: '1' }, value: 5, timestampMs: 5 },
+      { name: 'm', labels: { a: '1', b: '2 ' }, value: 6, timestampMs: 6 },
+      { name: 'n', labels: { ...base }, value: 7, timestampMs: 7 },
+    ];
+    const packed = packSamples(input);
+    const reference = buildRequests(toTimeSeries(input).series);
+    expect(packed.series).toBe(5);
+    expect(packed.requests[0]?.series).toEqual(reference[0]?.series);
+  });
+
   it('reads only own labels of a labels object with a prototype, as toTimeSeries does', () => {
     const proto = { inherited: 'no' };
     const labels = Object.assign(Object.create(proto), { own: 'yes' }) as Record<string, string>;

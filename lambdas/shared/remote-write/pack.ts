@@ -226,6 +226,8 @@ const NONE = {};
 // Reused by every call to sort a label set.
 const scratchNames: string[] = [];
 const scratchValues: string[] = [];
+const scratchPrevKeys: string[] = [];
+const scratchPrevValues: unknown[] = [];
 // Reused by every call (a call is synchronous and keeps nothing of them): the encoded label entries,
 // and per valid sample its series and its index in the input.
 const sharedArena = new Arena();
@@ -344,6 +346,10 @@ export function packSamples(
   // object, or a copy of it.
   let prevObject: unknown = NONE;
   let prevSet: LabelSetEntry | undefined;
+  // Its keys and values in key order (-1: not remembered).
+  let prevCount = -1;
+  const prevKeys = scratchPrevKeys;
+  const prevValues = scratchPrevValues;
   let prevSeries = -1;
 
   const reject = (sample: Sample, problem: string) => {
@@ -425,17 +431,17 @@ export function packSamples(
     if (proto !== PLAIN && proto !== null) labels = Object.fromEntries(Object.entries(labels));
     // The same content as the previous sample's labels (a copy per sample)? Values compare as the
     // strings they are.
-    if (prevSet !== undefined) {
-      const prev = prevSet.labels as Record<string, unknown>;
-      let size = 0;
+    // Compared key by key in order, as a copy keeps it: no lookup of a key in another object.
+    if (prevCount >= 0) {
+      let i = 0;
       for (const name in labels) {
-        if (prev[name] !== labels[name]) {
-          size = -1;
+        if (i === prevCount || name !== prevKeys[i] || labels[name] !== prevValues[i]) {
+          i = -1;
           break;
         }
-        size++;
+        i++;
       }
-      if (size === prevSet.size) return prevSet;
+      if (i === prevCount) return prevSet as LabelSetEntry;
     }
     return setOf(labels) ?? labelsProblem(input);
   };
@@ -482,6 +488,20 @@ export function packSamples(
         if (set !== prevSet && labels !== null && typeof labels === 'object') byObject.set(labels, set);
       }
       if (typeof set !== 'string') {
+        if (set !== prevSet || prevObject === NONE) {
+          // Remember the keys and values in order, for the copies that may follow.
+          const proto = Object.getPrototypeOf(labels);
+          prevCount = -1;
+          if (proto === PLAIN || proto === null) {
+            let i = 0;
+            for (const name in labels) {
+              prevKeys[i] = name;
+              prevValues[i] = (labels as Record<string, unknown>)[name];
+              i++;
+            }
+            prevCount = i;
+          }
+        }
         prevObject = labels;
         prevSet = set;
       }
