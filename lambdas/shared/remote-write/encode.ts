@@ -11,7 +11,10 @@
  * message Sample       { double value = 1; int64 timestamp = 2; }
  * ```
  * `encodedSize` computes a request's exact size without encoding it, so a batch is cut at an exact
- * byte budget without encoding twice.
+ * byte budget without encoding twice. Fields holding proto3's default (a +0 value, a 0 timestamp) are
+ * left out, as protobufjs and Prometheus write them, so the bytes equal protobufjs reflection's.
+ * `buildRequests` and `encodeWriteRequest` take `TimeSeries` objects; the client's own path is
+ * `packSamples` (pack.ts), which writes the same bytes through `encodeChunks`.
  */
 import type { Chunk } from './pack.ts';
 import { formatSeries, isStaleNaN, type TimeSeries } from './series.ts';

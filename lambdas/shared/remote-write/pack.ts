@@ -1,13 +1,14 @@
 /**
  * The write path in one pass: loose samples in, compressed request bodies out, with no object per
  * sample in between. It does what `toTimeSeries` followed by `buildRequests` does, with the same
- * validation, messages and bytes (the tests compare the two byte for byte), in about a tenth of the
- * time on probe-like input (bench/remote-write.ts):
+ * validation, messages and bytes (the tests compare the two byte for byte), in a fraction of the time
+ * (bench/remote-write.ts):
  *
- * 1. one pass over the samples: each labels object is validated, sorted and encoded once (looked up by
- *    identity, then by comparison with the previous sample's labels, then by a canonical key of its
- *    content, so that per-sample copies of one label set still cost no validation or sorting); the
- *    metric name once per series; value and timestamp copied into typed arrays beside the series index;
+ * 1. one pass over the samples: each label set is validated, sorted and encoded once. A labels object
+ *    is looked up by identity, then compared key by key with the previous sample's (a copy per sample),
+ *    and only then sorted, checked and encoded, its bytes hashed and compared with the sets seen before
+ *    (equal content in another object or key order is one set). The metric name is checked once per
+ *    series; value and timestamp are copied into typed arrays beside the series index;
  * 2. samples grouped by series (nothing to do when the input is already grouped, as the probes' is),
  *    sorted by time and exact duplicates collapsed only in series that need it;
  * 3. requests cut by sample count and exact protobuf size, each written straight into one buffer of
