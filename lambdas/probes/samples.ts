@@ -134,7 +134,11 @@ export function outcomeLabels(source: ProbeSource, outcome: ProbeOutcome): Recor
  * @param outcome one probed address
  */
 export function outcomeSamples(source: ProbeSource, outcome: ProbeOutcome): Sample[] {
-  const labels = outcomeLabels(source, outcome);
+  return samplesOf(outcomeLabels(source, outcome), outcome);
+}
+
+/** Samples of one outcome whose labels are `labels`: every sample without an extra label shares the object. */
+function samplesOf(labels: Record<string, string>, outcome: ProbeOutcome): Sample[] {
   const ts = Math.round(outcome.timestampMs);
   const out: Sample[] = [];
   const add = (name: string, value: number, extra?: Record<string, string>) =>
@@ -187,7 +191,31 @@ export function runSamples(
   run: RunSummary,
   timestampMs: number,
 ): Sample[] {
-  const samples = outcomes.flatMap((o) => outcomeSamples(source, o));
+  // Two discovered endpoints can map to the same series (one name, one address, two ports); a series
+  // takes one value per timestamp, so the first wins. Such twins have equal outcome labels, so the
+  // check is one key per outcome, and a sample-by-sample comparison only for a twin.
+  const samples: Sample[] = [];
+  const kept = new Map<string, Sample[]>();
+  for (const outcome of outcomes) {
+    const labels = outcomeLabels(source, outcome);
+    // outcomeLabels always adds its keys in the same order: equal label sets give equal keys.
+    const key = JSON.stringify(labels);
+    const own = samplesOf(labels, outcome);
+    const earlier = kept.get(key);
+    if (earlier === undefined) {
+      kept.set(key, own);
+      for (const s of own) samples.push(s);
+      continue;
+    }
+    const seen = new Set(earlier.map(seriesKey));
+    for (const s of own) {
+      const k = seriesKey(s);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      earlier.push(s);
+      samples.push(s);
+    }
+  }
   const labels = sourceLabels(source);
   const ts = Math.round(timestampMs);
   samples.push(
@@ -196,6 +224,8 @@ export function runSamples(
     { name: PROBE_METRICS.runTargets, labels, value: outcomes.length, timestampMs: ts },
     { name: PROBE_METRICS.runTimedOut, labels, value: run.timedOut, timestampMs: ts },
   );
+  // One sample per origin: the run-level series never repeat, nor meet an outcome's (those carry
+  // `target`).
   for (const [origin, n] of Object.entries(run.discovered)) {
     samples.push({
       name: PROBE_METRICS.discoveryTargets,
@@ -212,13 +242,10 @@ export function runSamples(
       timestampMs: ts,
     });
   }
-  // Two discovered endpoints can map to the same series (one name, one address, two ports); a series
-  // takes one value per timestamp, so the first wins.
-  const seen = new Set<string>();
-  return samples.filter((s) => {
-    const key = `${s.name}${JSON.stringify(Object.entries(s.labels).sort(([a], [b]) => a.localeCompare(b)))}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  return samples;
+}
+
+/** A sample's series as a string: its name and its labels in name order. */
+function seriesKey(s: Sample): string {
+  return `${s.name}${JSON.stringify(Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`;
 }

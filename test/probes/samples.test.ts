@@ -213,6 +213,21 @@ describe('probe samples', () => {
     expect(find(s, 'probe_loss_ratio').map((x) => x.value)).toEqual([0.4]);
   });
 
+  it('keeps the series a twin adds and the first value of those both have', () => {
+    const failed: ProbeOutcome = { ...tcpOutcome, success: 0, reason: 'timeout', durationSeconds: 9 };
+    const s = runSamples(
+      SOURCE,
+      [tcpOutcome, failed, { ...failed, reason: 'refused' }],
+      { durationSeconds: 1, coldStart: false, timedOut: 0, discovered: {}, discoveryFailures: {} },
+      TS,
+    );
+    expect(find(s, 'probe_success').map((x) => x.value)).toEqual([1]);
+    expect(find(s, 'probe_duration_seconds').map((x) => x.value)).toEqual([1.25]);
+    // Only the twins carry a failure reason, one series per reason.
+    expect(find(s, 'probe_failure_reason').map((x) => x.labels.reason)).toEqual(['timeout', 'refused']);
+    expect(toTimeSeries(s).samples).toBe(s.length);
+  });
+
   it('produces only samples the remote-write client accepts, all named by the exported constants', () => {
     const s = runSamples(
       SOURCE,

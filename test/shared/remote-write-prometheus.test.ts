@@ -111,6 +111,36 @@ describe('RemoteWriteClient against Prometheus', () => {
     ]);
   });
 
+  it('reads back series split at the 2,000-sample cut, unicode labels and zero values exactly', async () => {
+    const client = new RemoteWriteClient({ url: prom.remoteWriteUrl, logger: quiet });
+    const start = now - 30 * 60_000;
+    const input: Sample[] = [];
+    // 7 points a series, so request boundaries fall inside series; +0 is left out of the protobuf
+    // (proto3's default) and must read back as 0, -0 is written and reads back as -0.
+    for (let s = 0; s < 600; s++) {
+      const labels = { target: `zürich-東京-${s}`, note: s % 2 ? '🚀 "q" \\ x' : 'plain', port: '443' };
+      for (let p = 0; p < 7; p++)
+        input.push({
+          name: 'rw_split',
+          labels: { ...labels },
+          value: p === 0 ? 0 : p === 1 ? -0 : s * 10 + p / 8,
+          timestampMs: start + p * 60_000,
+        });
+    }
+    const result = await client.write(input);
+    expect(result).toMatchObject({ ok: true, requests: 3, series: 600, samplesSent: 4200 });
+    const read = await rawPoints('rw_split', '40m', now);
+    expect(read).toHaveLength(600);
+    const byTarget = new Map(read.map((r) => [r.metric.target, r]));
+    for (const s of [0, 285, 286, 571, 599]) {
+      const series = byTarget.get(`zürich-東京-${s}`) as PromMatrixSeries;
+      expect(series.metric.note).toBe(s % 2 ? '🚀 "q" \\ x' : 'plain');
+      expect(points(series)).toEqual(
+        input.filter((x) => x.labels.target === `zürich-東京-${s}`).map((x) => [x.timestampMs, x.value]),
+      );
+    }
+  });
+
   it('writes 100,000 samples (100 series x 1000 points) that all read back exactly', async () => {
     const client = new RemoteWriteClient({ url: prom.remoteWriteUrl, logger: quiet });
     const seriesCount = 100;

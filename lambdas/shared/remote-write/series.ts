@@ -190,6 +190,26 @@ function labelSet(input: unknown): LabelSet | string {
   return { labels, key, nameAt };
 }
 
+/**
+ * Why a sample is invalid, in the order {@link toTimeSeries} checks: name, value, timestamp, labels.
+ * @returns undefined when the sample is valid
+ */
+export function sampleProblem(sample: Sample): string | undefined {
+  const problem = scalarProblem(sample);
+  if (problem !== undefined) return problem;
+  const set = labelSet(sample.labels);
+  return typeof set === 'string' ? set : undefined;
+}
+
+/**
+ * Why a labels object is invalid.
+ * @returns the reason, or `labels are valid` when they are (callers ask only about invalid ones)
+ */
+export function labelsProblem(labels: unknown): string {
+  const set = labelSet(labels);
+  return typeof set === 'string' ? set : 'labels are valid';
+}
+
 function withName(set: LabelSet, name: string): Label[] {
   const labels = set.labels.slice();
   labels.splice(set.nameAt, 0, { name: '__name__', value: name });
