@@ -31,7 +31,7 @@ const COLD_PATH_BUDGET_KB: Record<string, number> = {
   'lambdas/msk-rollback/validate-clusters-handler.ts': 1510,
   'lambdas/msk-rollback/validate-input-handler.ts': 640,
   'lambdas/msk-rollback/verify-offsets-handler.ts': 1240,
-  'lambdas/probes/handler.ts': 310,
+  'lambdas/probes/handler.ts': 280,
   'lambdas/utilization/collect-handler.ts': 1820,
   'lambdas/utilization/collection-summary-handler.ts': 780,
   'lambdas/utilization/migrate-handler.ts': 1000,
