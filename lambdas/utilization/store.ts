@@ -27,13 +27,18 @@
  *    (its own ledger row records it); its rows are written only when it is the later collection, so the
  *    rows carry the latest collection time.
  *
- * Rows travel as ONE JSON text parameter per chunk, expanded in SQL by `json_to_recordset` into the
- * upsert: the same statement over node-postgres and the RDS Data API (which has no array parameters), a
- * fixed SQL text of about 1 KB, and chunks cut by the serialized request size so every Data API request
- * stays inside its 4 MiB limit.
+ * Metric rows travel column by column: each column of a chunk is ONE text parameter holding a PostgreSQL
+ * array literal, expanded by `unnest` in SQL (`insertMetricRowsSql`); resources (a few hundred) travel as
+ * one JSON parameter expanded by `json_to_recordset`. Plain text parameters are the same statement over
+ * node-postgres and the RDS Data API (which has no array parameters), the SQL text is fixed (about 1 KB),
+ * and chunks are cut by the serialized request size so every Data API request stays inside its 4 MiB.
+ * A delivery whose first row is not stored yet writes its rows with plain INSERTs (cheaper than the upsert
+ * by its per-row speculative insertion); should any row turn out to be stored after all (a concurrent
+ * delivery of an overlapping window, or an overlap further into the batch), the unique violation rolls the
+ * transaction back and the delivery is done again with upserts.
  */
 import { and, eq, ne, sql } from 'drizzle-orm';
-import { affectedRows, type Db } from '#shared/db/client';
+import { affectedRows, type Db, resultRows } from '#shared/db/client';
 import { ensureMetricPartitions } from '#shared/db/partitions';
 import { batchLedger, UNKNOWN_COLLECTED_AT } from '#shared/db/schema';
 import type { MetricRow, ResourceRow } from './rows.ts';
@@ -167,7 +172,14 @@ export async function storeBatch(db: Db, input: unknown, options: StoreOptions =
       new Date(validation.periodRange.max),
     );
   }
-  return writeValidBatch(db, validation, rawHash, options);
+  try {
+    return await writeValidBatch(db, validation, rawHash, options, 'insert');
+  } catch (err) {
+    // A row the first-row probe did not see (stored by a concurrent delivery, or further into the batch):
+    // the transaction rolled back whole, so the delivery is simply done again with upserts.
+    if (err instanceof RowsExistError) return writeValidBatch(db, validation, rawHash, options, 'upsert');
+    throw err;
+  }
 }
 
 /** Why a batch over the byte bound is refused; names the size, the bound and what to do. */
@@ -194,6 +206,7 @@ async function writeValidBatch(
   v: ValidBatch,
   rawHash: string,
   options: StoreOptions,
+  mode: WriteMode,
 ): Promise<StoreResult> {
   const { batch } = v;
   const base = {
@@ -277,16 +290,22 @@ async function writeValidBatch(
     if (twin) {
       // Rows are written only by the later collection, so they carry the latest collection time and an
       // older different collection arriving afterwards still loses to it.
-      if (twin.collectedAt < collectedAt) await writeRows(tx, v, options);
+      if (twin.collectedAt < collectedAt) await writeRows(tx, v, options, mode);
       return { ...base, outcome: 'duplicate' as const, rowsChanged: 0 };
     }
 
-    const rowsChanged = await writeRows(tx, v, options);
+    const rowsChanged = await writeRows(tx, v, options, mode);
     return { ...base, outcome: 'stored' as const, rowsChanged };
   });
 }
 
-async function writeRows(tx: Db, v: ValidBatch, options: StoreOptions): Promise<number> {
+/** How the metric rows of a delivery are written; see `writeValidBatch`. */
+type WriteMode = 'insert' | 'upsert';
+
+/** Thrown inside the transaction when a plain INSERT meets a stored row: the delivery is redone as upserts. */
+class RowsExistError extends Error {}
+
+async function writeRows(tx: Db, v: ValidBatch, options: StoreOptions, mode: WriteMode): Promise<number> {
   const { batch } = v;
   const shard = batch.shard;
   const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
@@ -298,19 +317,41 @@ async function writeRows(tx: Db, v: ValidBatch, options: StoreOptions): Promise<
     await options.onChunk?.({ table: 'resources', index, rows: part.rows, requestBytes: part.requestBytes });
   }
 
+  if (mode === 'insert' && v.rows.length > 0) {
+    const [probe] = resultRows<{ stored: unknown }>(await tx.execute(metricRowStoredSql(v.rows[0]!)));
+    if (probe?.stored === true || probe?.stored === 't') mode = 'upsert';
+  }
   let changed = 0;
-  for (const [index, part] of jsonChunks(v.rows, metricRowJson, chunkRows, chunkBytes).entries()) {
-    changed += affectedRows(
-      await tx.execute(upsertMetricRowsSql(part.json, shard, batch.batchId, collectedAt)),
-    );
+  let index = 0;
+  for (const part of metricColumnChunks(v.rows, chunkRows, chunkBytes)) {
+    const statement = insertMetricRowsSql(part.columns, shard, batch.batchId, collectedAt, mode);
+    try {
+      changed += affectedRows(await tx.execute(statement));
+    } catch (err) {
+      if (mode === 'insert' && isUniqueViolation(err)) throw new RowsExistError('rows exist', { cause: err });
+      throw err;
+    }
     await options.onChunk?.({
       table: 'metric_rows',
-      index,
+      index: index++,
       rows: part.rows,
       requestBytes: part.requestBytes,
     });
   }
   return changed;
+}
+
+/**
+ * Whether an error is PostgreSQL's unique violation (SQLSTATE 23505), from either driver: node-postgres
+ * sets `code`; the Data API names the state or quotes the server's message.
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === '23505') return true;
+    const message = String((e as { message?: unknown }).message ?? '');
+    if (/SQLState: 23505|duplicate key value violates unique constraint/.test(message)) return true;
+  }
+  return false;
 }
 
 /** The shard columns every row of a batch shares (validation proved they agree). */
@@ -360,21 +401,49 @@ export function upsertResourcesSql(json: string, shard: ShardColumns, batchId: s
       last_seen = greatest(r.last_seen, excluded.last_seen)`;
 }
 
+/** The columns of a chunk of metric rows, each one PostgreSQL array literal (see `arrayLiteral`). */
+export interface MetricColumns {
+  readonly resourceArn: string;
+  readonly metric: string;
+  readonly statistic: string;
+  /** ISO instants with milliseconds, UTC. */
+  readonly periodStart: string;
+  readonly periodSeconds: string;
+  readonly value: string;
+  readonly unit: string;
+  readonly resourceType: string;
+}
+
 /**
- * Upsert of one chunk of metric rows from its JSON parameter. The later collection wins; equal collection
- * times (different batch IDs over overlapping windows) fall back to the batch ID, so the outcome does not
- * depend on arrival order. An older row arriving late changes nothing.
- * @param json the chunk as a JSON array of `metricRowJson` objects
+ * Writes one chunk of metric rows from its column parameters: each column is ONE text parameter holding
+ * an array literal, expanded by `unnest` in the select list (zipped row by row, no intermediate table).
+ * Plain text parameters work the same over node-postgres and the Data API (which has no array
+ * parameters), and parse several times faster on the server than the same rows as JSON objects.
+ *
+ * `upsert`: the later collection wins; equal collection times (different batch IDs over overlapping
+ * windows) fall back to the batch ID, so the outcome does not depend on arrival order, and an older row
+ * arriving late changes nothing. `insert`: a plain INSERT, for rows none of which is stored yet (the
+ * store's first delivery of a window); it skips the upsert's per-row speculative insertion and fails
+ * with a unique violation, never writing over a row, if one is stored after all.
  * @param collectedAt ISO time of the batch's collection
  */
-export function upsertMetricRowsSql(json: string, shard: ShardColumns, batchId: string, collectedAt: string) {
-  return sql`insert into metric_rows as m
+export function insertMetricRowsSql(
+  c: MetricColumns,
+  shard: ShardColumns,
+  batchId: string,
+  collectedAt: string,
+  mode: WriteMode = 'upsert',
+) {
+  const insert = sql`insert into metric_rows as m
       (resource_arn, metric, statistic, period_start, period_seconds, value, unit, account_id, region,
        service, resource_type, batch_id, collected_at)
-    select j.a, j.m, j.s, j.p, j.d, j.v, j.u, ${shard.accountId}, ${shard.region}, ${shard.service}, j.t,
-           ${batchId}, ${collectedAt}::timestamptz
-      from json_to_recordset(${json}::json)
-        as j(a text, m text, s text, p timestamptz, d integer, v float8, u text, t text)
+    select unnest(${c.resourceArn}::text::text[]), unnest(${c.metric}::text::text[]),
+           unnest(${c.statistic}::text::text[]), unnest(${c.periodStart}::text::timestamptz[]),
+           unnest(${c.periodSeconds}::text::integer[]), unnest(${c.value}::text::float8[]),
+           unnest(${c.unit}::text::text[]), ${shard.accountId}, ${shard.region}, ${shard.service},
+           unnest(${c.resourceType}::text::text[]), ${batchId}, ${collectedAt}::timestamptz`;
+  if (mode === 'insert') return insert;
+  return sql`${insert}
     on conflict (resource_arn, metric, statistic, period_start, period_seconds) do update set
       value = excluded.value, unit = excluded.unit, account_id = excluded.account_id,
       region = excluded.region, service = excluded.service, resource_type = excluded.resource_type,
@@ -382,7 +451,144 @@ export function upsertMetricRowsSql(json: string, shard: ShardColumns, batchId: 
     where (m.collected_at, m.batch_id) < (excluded.collected_at, excluded.batch_id)`;
 }
 
-/** One metric row as the upsert's JSON expects it (short keys: the JSON is most of each request). */
+/** Whether the first row of a batch is stored already (then its rows are upserted, not inserted). */
+export function metricRowStoredSql(row: MetricRow) {
+  return sql`select exists (select 1 from metric_rows where resource_arn = ${row.resourceArn}
+      and metric = ${row.metric} and statistic = ${row.statistic}
+      and period_start = ${isoInstant(row.periodStart)}::timestamptz
+      and period_seconds = ${row.periodSeconds}) as stored`;
+}
+
+/** A chunk of metric rows as column parameters. */
+export interface ColumnChunk {
+  readonly columns: MetricColumns;
+  readonly rows: number;
+  /**
+   * Bytes of the column parameters inside a Data API request body (UTF-8, with `"` and `\` escaped once
+   * more), counting a separator after every element.
+   */
+  readonly requestBytes: number;
+}
+
+/**
+ * Cuts metric rows into chunks of at most `maxRows` rows and at most `maxBytes` bytes of column
+ * parameters as sent inside a Data API request, encoding each chunk only when it is asked for.
+ * @throws when a single row alone is larger than `maxBytes`
+ */
+export function* metricColumnChunks(
+  rows: readonly MetricRow[],
+  maxRows: number,
+  maxBytes: number,
+): Generator<ColumnChunk> {
+  if (!(maxRows >= 1)) throw new Error(`chunk size must be at least 1, got ${maxRows}`);
+  const text = new ElementCache();
+  const fields = (r: MetricRow) => [
+    text.get(r.resourceArn),
+    text.get(r.metric),
+    text.get(r.statistic),
+    text.instant(r.periodStart),
+    text.number(r.periodSeconds),
+    text.number(r.value),
+    text.get(r.unit),
+    text.get(r.resourceType),
+  ];
+  // Each column's braces; then each element is counted with the comma that follows it.
+  const empty = COLUMNS * 2;
+  let start = 0;
+  while (start < rows.length) {
+    let bytes = empty;
+    let end = start;
+    while (end < rows.length && end - start < maxRows) {
+      let size = 0;
+      for (const f of fields(rows[end]!)) size += f.bytes + 1;
+      if (size + empty > maxBytes) {
+        throw new Error(
+          `one row is ${size} bytes as column parameters, more than the ${maxBytes}-byte chunk limit: ${JSON.stringify(rows[end]).slice(0, 200)}`,
+        );
+      }
+      if (bytes + size > maxBytes) break;
+      bytes += size;
+      end++;
+    }
+    const cols: string[][] = Array.from({ length: COLUMNS }, () => new Array<string>(end - start));
+    for (let i = start; i < end; i++) {
+      const f = fields(rows[i]!);
+      for (let c = 0; c < COLUMNS; c++) cols[c]![i - start] = f[c]!.element;
+    }
+    const [resourceArn, metric, statistic, periodStart, periodSeconds, value, unit, resourceType] = cols.map(
+      (c) => `{${c.join(',')}}`,
+    ) as [string, string, string, string, string, string, string, string];
+    yield {
+      columns: { resourceArn, metric, statistic, periodStart, periodSeconds, value, unit, resourceType },
+      rows: end - start,
+      requestBytes: bytes,
+    };
+    start = end;
+  }
+}
+
+const COLUMNS = 8;
+
+/** An array element as it is written into a literal, and its bytes inside a Data API request. */
+interface Element {
+  readonly element: string;
+  readonly bytes: number;
+}
+
+/** Encodes each distinct value once: a batch repeats its ARNs, names, units and instants row after row. */
+class ElementCache {
+  private readonly texts = new Map<string, Element>();
+  private readonly instants = new Map<string, Element>();
+
+  get(text: string): Element {
+    let hit = this.texts.get(text);
+    if (!hit) {
+      const element = arrayElement(text);
+      hit = { element, bytes: requestBytes(element) };
+      this.texts.set(text, hit);
+    }
+    return hit;
+  }
+  instant(text: string): Element {
+    let hit = this.instants.get(text);
+    if (!hit) {
+      const element = isoInstant(text);
+      hit = { element, bytes: element.length };
+      this.instants.set(text, hit);
+    }
+    return hit;
+  }
+  number(n: number): Element {
+    // JavaScript's shortest round-trip spelling; PostgreSQL's float8 input reads it back to the same double.
+    const element = String(n);
+    return { element, bytes: element.length };
+  }
+}
+
+/**
+ * One text element of a PostgreSQL array literal: as it is when it cannot be misread, else double-quoted
+ * with `"` and `\` escaped. Quoted: the empty string, `NULL` in any case (else it reads as a null),
+ * and anything with a brace, comma, quote, backslash or white space (unquoted white space is trimmed).
+ */
+export function arrayElement(text: string): string {
+  if (text !== '' && !/[{},"\\\s]/.test(text) && text.toLowerCase() !== 'null') return text;
+  return `"${text.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/**
+ * A PostgreSQL array literal of text elements (see `arrayElement`); cast it from text to the column's
+ * array type in SQL (`$1::text::timestamptz[]`).
+ */
+export function arrayLiteral(values: readonly (string | number)[]): string {
+  return `{${values.map((v) => (typeof v === 'number' ? String(v) : arrayElement(v))).join(',')}}`;
+}
+
+/** An instant as UTC ISO with milliseconds, the precision of the natural key and the checksum. */
+function isoInstant(text: string): string {
+  return new Date(Date.parse(text)).toISOString();
+}
+
+/** One metric row as JSON (short keys). */
 export function metricRowJson(r: MetricRow): string {
   const q = JSON.stringify;
   return `{"a":${q(r.resourceArn)},"m":${q(r.metric)},"s":${q(r.statistic)},"p":${q(r.periodStart)},"d":${r.periodSeconds},"v":${q(r.value)},"u":${q(r.unit)},"t":${q(r.resourceType)}}`;

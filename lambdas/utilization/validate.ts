@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import { type Batch, BatchSchema, type MetricRow, type ResourceRow } from './rows.ts';
+import { type Batch, BatchSchema, type MetricRow, MetricRowSchema, type ResourceRow } from './rows.ts';
 
 /** Indexes listed per problem before "and N more". */
 export const MAX_LISTED_INDEXES = 10;
@@ -115,11 +115,16 @@ export function validateBatch(input: unknown, options: ValidateOptions = {}): Ba
     );
   }
 
-  const parsed = BatchSchema.safeParse(value);
-  if (!parsed.success) {
-    return invalid(batchId, partial, describeIssues(parsed.error.issues, partial), rawChecksum);
+  const instants = new InstantCache();
+  let batch = fastParse(value, instants);
+  if (!batch) {
+    // The fast path only ever says "valid"; every other verdict, and its wording, is zod's.
+    const parsed = BatchSchema.safeParse(value);
+    if (!parsed.success) {
+      return invalid(batchId, partial, describeIssues(parsed.error.issues, partial), rawChecksum);
+    }
+    batch = parsed.data;
   }
-  const batch = parsed.data;
 
   const problems = new ProblemList();
   if (Date.parse(batch.window.start) >= Date.parse(batch.window.end)) {
@@ -160,17 +165,19 @@ export function validateBatch(input: unknown, options: ValidateOptions = {}): Ba
     );
 
   // Rows of one batch share few distinct period starts: parse each once.
-  const instants = new InstantCache();
-  const byKey = new Map<string, MetricRow>();
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
-  for (const row of batch.rows) {
+  const keys = new Array<string>(batch.rows.length);
+  let ordered = true;
+  for (let i = 0; i < batch.rows.length; i++) {
+    const row = batch.rows[i]!;
     const ms = instants.ms(row.periodStart);
     if (ms < min) min = ms;
     if (ms > max) max = ms;
-    byKey.set(keyOf(row, instants.key(row.periodStart)), row);
+    keys[i] = keyOf(row, instants.key(row.periodStart));
+    if (i > 0 && keys[i]! < keys[i - 1]!) ordered = false;
   }
-  const rows = [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+  const rows = ordered ? collapseOrdered(batch.rows, keys) : collapseAndSort(batch.rows, keys);
   const byArn = new Map<string, ResourceRow>();
   for (const res of batch.resources) byArn.set(res.resourceArn, res);
   const resources = [...byArn.values()].sort((a, b) =>
@@ -186,6 +193,109 @@ export function validateBatch(input: unknown, options: ValidateOptions = {}): Ba
     checksum: canonicalChecksum(batch, rows, resources, instants),
     ...(rows.length > 0 ? { periodRange: { min, max } } : {}),
   };
+}
+
+/**
+ * Rows already in natural-key order (what the collector writes): duplicates are neighbours, the last one
+ * of each run wins. The same result as `collapseAndSort`, in one pass and without a map.
+ */
+function collapseOrdered(rows: readonly MetricRow[], keys: readonly string[]): MetricRow[] {
+  const out: MetricRow[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    if (i + 1 < rows.length && keys[i + 1] === keys[i]) continue;
+    out.push(rows[i]!);
+  }
+  return out;
+}
+
+/** One row per natural key (the last occurrence wins), sorted by natural key. */
+function collapseAndSort(rows: readonly MetricRow[], keys: readonly string[]): MetricRow[] {
+  const byKey = new Map<string, MetricRow>();
+  for (let i = 0; i < rows.length; i++) byKey.set(keys[i]!, rows[i]!);
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+}
+
+/** The batch without its rows, checked by zod; the rows are checked by `rowsPassFast`. */
+const EnvelopeSchema = BatchSchema.omit({ rows: true });
+
+/**
+ * The common case of a valid batch, checked without running zod on every row: the envelope and the
+ * resources (a few hundred) go through zod, and each metric row field is checked against the same zod
+ * schema once per distinct value (a batch repeats its ARNs, metric names, units and period starts), the
+ * numbers with plain code. Returns undefined whenever anything is not plainly valid, and the caller
+ * runs the full zod parse, so every rejection and its wording stay zod's.
+ */
+function fastParse(value: unknown, instants: InstantCache): Batch | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const rows = (value as { rows?: unknown }).rows;
+  if (!Array.isArray(rows) || !rowsPassFast(rows, instants)) return undefined;
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as object)) if (k !== 'rows') rest[k] = v;
+  const envelope = EnvelopeSchema.safeParse(rest);
+  return envelope.success ? { ...envelope.data, rows: rows as MetricRow[] } : undefined;
+}
+
+const ROW_FIELDS = Object.keys(MetricRowSchema.shape).length;
+
+/** Every row a plain object with exactly the fields of `MetricRowSchema`, each valid, on its period grid. */
+function rowsPassFast(rows: readonly unknown[], instants: InstantCache): boolean {
+  const shape = MetricRowSchema.shape;
+  const text = {
+    resourceArn: new DistinctStrings(shape.resourceArn),
+    accountId: new DistinctStrings(shape.accountId),
+    region: new DistinctStrings(shape.region),
+    service: new DistinctStrings(shape.service),
+    resourceType: new DistinctStrings(shape.resourceType),
+    metric: new DistinctStrings(shape.metric),
+    statistic: new DistinctStrings(shape.statistic),
+    unit: new DistinctStrings(shape.unit),
+    periodStart: new DistinctStrings(shape.periodStart),
+  };
+  for (const item of rows) {
+    if (!isPlainObject(item)) return false;
+    const r = item as Record<string, unknown>;
+    let fields = 0;
+    for (const _ in r) fields++;
+    if (fields !== ROW_FIELDS) return false;
+    const seconds = r.periodSeconds;
+    const value = r.value;
+    if (
+      !(typeof value === 'number' && Number.isFinite(value)) ||
+      !(typeof seconds === 'number' && Number.isSafeInteger(seconds) && seconds > 0) ||
+      !text.resourceArn.ok(r.resourceArn) ||
+      !text.accountId.ok(r.accountId) ||
+      !text.region.ok(r.region) ||
+      !text.service.ok(r.service) ||
+      !text.resourceType.ok(r.resourceType) ||
+      !text.metric.ok(r.metric) ||
+      !text.statistic.ok(r.statistic) ||
+      !text.unit.ok(r.unit) ||
+      !text.periodStart.ok(r.periodStart) ||
+      (instants.ms(r.periodStart as string) / 1000) % seconds !== 0
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Strings a zod schema accepted, so each distinct value is checked once. */
+class DistinctStrings {
+  private readonly accepted = new Set<string>();
+  constructor(private readonly schema: z.ZodType) {}
+  ok(value: unknown): boolean {
+    if (typeof value !== 'string') return false;
+    if (this.accepted.has(value)) return true;
+    if (!this.schema.safeParse(value).success) return false;
+    this.accepted.add(value);
+    return true;
+  }
+}
+
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 /** Parses each distinct instant string once (a batch repeats each period start for every resource). */
@@ -235,22 +345,32 @@ export function canonicalChecksum(
   resources: readonly ResourceRow[],
   instants: InstantCache = new InstantCache(),
 ): string {
-  const q = JSON.stringify;
+  // A batch repeats its ARNs, metric names and units row after row: quote each distinct string once.
+  const quoted = new Map<string, string>();
+  const q = (text: string) => {
+    let json = quoted.get(text);
+    if (json === undefined) {
+      json = JSON.stringify(text);
+      quoted.set(text, json);
+    }
+    return json;
+  };
   const hash = createHash('sha256');
   const head = canonicalJson({ batchId: batch.batchId });
   hash.update(`${head.slice(0, -1)},"resources":`);
   hash.update(canonicalJson(resources.map(({ observedAt: _observedAt, ...rest }) => rest)));
   hash.update(',"rows":[');
-  let part: string[] = [];
-  rows.forEach((r, i) => {
-    part.push(
-      `{"accountId":${q(r.accountId)},"metric":${q(r.metric)},"periodSeconds":${q(r.periodSeconds)},"periodStart":"${instants.iso(r.periodStart)}","region":${q(r.region)},"resourceArn":${q(r.resourceArn)},"resourceType":${q(r.resourceType)},"service":${q(r.service)},"statistic":${q(r.statistic)},"unit":${q(r.unit)},"value":${q(r.value)}}`,
-    );
-    if (part.length === HASH_ROWS_PER_UPDATE || i === rows.length - 1) {
-      hash.update(i + 1 > part.length ? `,${part.join(',')}` : part.join(','));
-      part = [];
+  let part = '';
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    // Numbers as JSON.stringify writes them: for finite numbers (all validation lets through) that is String().
+    part += `${i === 0 ? '' : ','}{"accountId":${q(r.accountId)},"metric":${q(r.metric)},"periodSeconds":${r.periodSeconds},"periodStart":"${instants.iso(r.periodStart)}","region":${q(r.region)},"resourceArn":${q(r.resourceArn)},"resourceType":${q(r.resourceType)},"service":${q(r.service)},"statistic":${q(r.statistic)},"unit":${q(r.unit)},"value":${r.value}}`;
+    if ((i + 1) % HASH_ROWS_PER_UPDATE === 0) {
+      hash.update(part);
+      part = '';
     }
-  });
+  }
+  hash.update(part);
   const tail = canonicalJson({
     shard: batch.shard,
     version: batch.version,

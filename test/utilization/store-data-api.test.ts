@@ -43,7 +43,7 @@ const rowsIn = async () =>
   );
 
 describe('storeBatch over the RDS Data API', () => {
-  it('stores a batch in one transaction of JSON-parameter statements, with the rows node-postgres would write', async () => {
+  it('stores a batch in one transaction of text-parameter statements, with the rows node-postgres would write', async () => {
     const batch = makeBatch({ resources: 3, periods: 10 }); // 60 rows
     const result = await storeBatch(db, JSON.stringify(batch), { chunkRows: 25 });
     expect(result).toMatchObject({ outcome: 'stored', rows: 60, resources: 3, rowsChanged: 60 });
@@ -61,6 +61,7 @@ describe('storeBatch over the RDS Data API', () => {
       'insert into "batch_ledger"',
       'select "collected_at" from', // another stored delivery with the same content?
       'insert into resources',
+      'select exists (select', // is the first row stored already? (no: plain inserts)
       'insert into metric_rows',
       'insert into metric_rows',
       'insert into metric_rows',
