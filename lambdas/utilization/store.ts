@@ -37,6 +37,7 @@
  * delivery of an overlapping window, or an overlap further into the batch), the unique violation rolls the
  * transaction back and the delivery is done again with upserts.
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { and, eq, ne, sql } from 'drizzle-orm';
 import { affectedRows, type Db, resultRows } from '#shared/db/client';
 import { ensureMetricPartitions } from '#shared/db/partitions';
@@ -226,7 +227,8 @@ async function writeValidBatch(
     collectedAt,
     rowCount: v.rows.length,
     resourceCount: v.resources.length,
-    checksum: v.checksum,
+    // Known once the rows are hashed, which happens while the database writes them (see `writeRows`).
+    checksum: CHECKSUM_PENDING,
     rawHash,
     status: 'stored' as const,
     error: null,
@@ -273,6 +275,12 @@ async function writeValidBatch(
         .where(and(thisDelivery, eq(batchLedger.status, 'rejected')));
     }
 
+    // Rows are upserted by the later collection, so writing them changes nothing a later collection
+    // wrote: a delivery whose content another collection stored already can write them all the same,
+    // which lets the checksum be computed while they are written.
+    const rowsChanged = await writeRows(tx, v, options, mode);
+    await tx.update(batchLedger).set({ checksum: v.checksum }).where(thisDelivery);
+
     // The same content stored under another collection time: nothing new to record but the time.
     const [twin] = await tx
       .select({ collectedAt: batchLedger.collectedAt })
@@ -287,17 +295,16 @@ async function writeValidBatch(
       )
       .orderBy(sql`${batchLedger.collectedAt} desc`)
       .limit(1);
-    if (twin) {
-      // Rows are written only by the later collection, so they carry the latest collection time and an
-      // older different collection arriving afterwards still loses to it.
-      if (twin.collectedAt < collectedAt) await writeRows(tx, v, options, mode);
-      return { ...base, outcome: 'duplicate' as const, rowsChanged: 0 };
-    }
-
-    const rowsChanged = await writeRows(tx, v, options, mode);
-    return { ...base, outcome: 'stored' as const, rowsChanged };
+    return twin
+      ? { ...base, outcome: 'duplicate' as const, rowsChanged: 0 }
+      : { ...base, outcome: 'stored' as const, rowsChanged };
   });
 }
+
+/** The ledger's checksum of a delivery while its transaction is writing the rows. */
+const CHECKSUM_PENDING = 'pending';
+/** Rows of the checksum hashed between two looks at the event loop (about a millisecond of work). */
+const HASH_SLICE_ROWS = 1000;
 
 /** How the metric rows of a delivery are written; see `writeValidBatch`. */
 type WriteMode = 'insert' | 'upsert';
@@ -323,14 +330,39 @@ async function writeRows(tx: Db, v: ValidBatch, options: StoreOptions, mode: Wri
   }
   let changed = 0;
   let index = 0;
-  for (const part of metricColumnChunks(v.rows, chunkRows, chunkBytes)) {
+  const chunks = metricColumnChunks(v.rows, chunkRows, chunkBytes);
+  let hashing = true;
+  for (let next = chunks.next(); !next.done; ) {
+    const part = next.value;
     const statement = insertMetricRowsSql(part.columns, shard, batch.batchId, collectedAt, mode);
+    let settled = false;
+    const written = tx.execute(statement).then(
+      (result) => {
+        settled = true;
+        return result;
+      },
+      (err: unknown) => {
+        settled = true;
+        throw err;
+      },
+    );
+    written.catch(() => {}); // awaited below; meanwhile a failure must not count as unhandled
+    // While the database writes the chunk: hash the checksum's rows, then encode the next chunk, in
+    // slices with the event loop let in between, so the request goes out while Node works.
+    let upcoming: IteratorResult<ColumnChunk> | undefined;
+    while (!settled) {
+      await yieldToLoop();
+      if (hashing) hashing = v.checksumStep(HASH_SLICE_ROWS);
+      else if (!upcoming) upcoming = chunks.next();
+      else break;
+    }
     try {
-      changed += affectedRows(await tx.execute(statement));
+      changed += affectedRows(await written);
     } catch (err) {
       if (mode === 'insert' && isUniqueViolation(err)) throw new RowsExistError('rows exist', { cause: err });
       throw err;
     }
+    next = upcoming ?? chunks.next();
     await options.onChunk?.({
       table: 'metric_rows',
       index: index++,

@@ -26,8 +26,13 @@ export interface ValidBatch {
   readonly resources: ResourceRow[];
   /** Metric rows dropped because a later row in the batch had the same natural key. */
   readonly duplicateRows: number;
-  /** sha256 (hex) of the canonical content; see `canonicalContent`. */
+  /** sha256 (hex) of the canonical content (see `canonicalContent`), computed when first read. */
   readonly checksum: string;
+  /**
+   * Hashes up to `rows` more rows of the checksum ahead of its first read, so a caller can spread the
+   * work over its waits; returns whether rows are left.
+   */
+  readonly checksumStep: (rows: number) => boolean;
   /** Earliest and latest `periodStart` of the rows (epoch ms), or undefined for a batch without rows. */
   readonly periodRange?: { readonly min: number; readonly max: number };
 }
@@ -167,51 +172,82 @@ export function validateBatch(input: unknown, options: ValidateOptions = {}): Ba
   // Rows of one batch share few distinct period starts: parse each once.
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
-  const keys = new Array<string>(batch.rows.length);
-  let ordered = true;
-  for (let i = 0; i < batch.rows.length; i++) {
-    const row = batch.rows[i]!;
+  for (const row of batch.rows) {
     const ms = instants.ms(row.periodStart);
     if (ms < min) min = ms;
     if (ms > max) max = ms;
-    keys[i] = keyOf(row, instants.key(row.periodStart));
-    if (i > 0 && keys[i]! < keys[i - 1]!) ordered = false;
   }
-  const rows = ordered ? collapseOrdered(batch.rows, keys) : collapseAndSort(batch.rows, keys);
+  const rows = collapseOrdered(batch.rows, instants) ?? collapseAndSort(batch.rows, instants);
   const byArn = new Map<string, ResourceRow>();
   for (const res of batch.resources) byArn.set(res.resourceArn, res);
   const resources = [...byArn.values()].sort((a, b) =>
     a.resourceArn < b.resourceArn ? -1 : a.resourceArn > b.resourceArn ? 1 : 0,
   );
 
+  const checksum = new CanonicalChecksum(batch, rows, resources, instants);
   return {
     ok: true,
     batch,
     rows,
     resources,
     duplicateRows: batch.rows.length - rows.length,
-    checksum: canonicalChecksum(batch, rows, resources, instants),
     ...(rows.length > 0 ? { periodRange: { min, max } } : {}),
+    get checksum() {
+      return checksum.digest();
+    },
+    checksumStep: (count: number) => checksum.step(count),
   };
 }
 
 /**
- * Rows already in natural-key order (what the collector writes): duplicates are neighbours, the last one
- * of each run wins. The same result as `collapseAndSort`, in one pass and without a map.
+ * Rows already in natural-key order (what the collector writes): duplicates are neighbours and the last
+ * one of each run wins. The same result as `collapseAndSort`, in one pass that builds no key strings;
+ * undefined when the rows are not in order (or hold a value this shortcut does not compare like
+ * `naturalKey` does).
  */
-function collapseOrdered(rows: readonly MetricRow[], keys: readonly string[]): MetricRow[] {
+function collapseOrdered(rows: readonly MetricRow[], instants: InstantCache): MetricRow[] | undefined {
   const out: MetricRow[] = [];
   for (let i = 0; i < rows.length; i++) {
-    if (i + 1 < rows.length && keys[i + 1] === keys[i]) continue;
-    out.push(rows[i]!);
+    const row = rows[i]!;
+    const next = rows[i + 1];
+    if (next === undefined) {
+      out.push(row);
+      break;
+    }
+    const order = compareKeys(row, next, instants);
+    if (order === undefined || order > 0) return undefined;
+    if (order < 0) out.push(row);
   }
   return out;
 }
 
+/**
+ * Compares the natural keys of two rows as the strings of `naturalKey` compare, or undefined when that
+ * cannot be told field by field: a text field holding the separator NUL, or an instant outside the
+ * 15-digit epoch milliseconds the key pads to.
+ */
+function compareKeys(a: MetricRow, b: MetricRow, instants: InstantCache): number | undefined {
+  for (const field of ['resourceArn', 'metric', 'statistic'] as const) {
+    const x = a[field];
+    const y = b[field];
+    if (x === y) continue;
+    if (x.includes('\u0000') || y.includes('\u0000')) return undefined;
+    return x < y ? -1 : 1;
+  }
+  const x = instants.ms(a.periodStart);
+  const y = instants.ms(b.periodStart);
+  if (!(x >= 0 && y >= 0 && x < 1e15 && y < 1e15)) return undefined;
+  if (x !== y) return x < y ? -1 : 1;
+  if (a.periodSeconds === b.periodSeconds) return 0;
+  const p = String(a.periodSeconds);
+  const q = String(b.periodSeconds);
+  return p < q ? -1 : p > q ? 1 : 0;
+}
+
 /** One row per natural key (the last occurrence wins), sorted by natural key. */
-function collapseAndSort(rows: readonly MetricRow[], keys: readonly string[]): MetricRow[] {
+function collapseAndSort(rows: readonly MetricRow[], instants: InstantCache): MetricRow[] {
   const byKey = new Map<string, MetricRow>();
-  for (let i = 0; i < rows.length; i++) byKey.set(keys[i]!, rows[i]!);
+  for (const row of rows) byKey.set(keyOf(row, instants.key(row.periodStart)), row);
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
 }
 
@@ -345,39 +381,79 @@ export function canonicalChecksum(
   resources: readonly ResourceRow[],
   instants: InstantCache = new InstantCache(),
 ): string {
+  return new CanonicalChecksum(batch, rows, resources, instants).digest();
+}
+
+/**
+ * `canonicalChecksum` in steps, so a caller can hash the rows while it waits for something else (the
+ * store hashes while the database writes a chunk).
+ */
+export class CanonicalChecksum {
+  private readonly hash = createHash('sha256');
   // A batch repeats its ARNs, metric names and units row after row: quote each distinct string once.
-  const quoted = new Map<string, string>();
-  const q = (text: string) => {
-    let json = quoted.get(text);
+  private readonly quoted = new Map<string, string>();
+  private next = 0;
+  private result: string | undefined;
+
+  constructor(
+    private readonly batch: Batch,
+    private readonly rows: readonly MetricRow[],
+    resources: readonly ResourceRow[],
+    private readonly instants: InstantCache = new InstantCache(),
+  ) {
+    const head = canonicalJson({ batchId: batch.batchId });
+    this.hash.update(`${head.slice(0, -1)},"resources":`);
+    this.hash.update(canonicalJson(resources.map(({ observedAt: _observedAt, ...rest }) => rest)));
+    this.hash.update(',"rows":[');
+  }
+
+  /**
+   * Hashes up to `count` more rows.
+   * @returns whether rows are left
+   */
+  step(count: number): boolean {
+    const { rows, instants } = this;
+    const end = Math.min(rows.length, this.next + count);
+    const q = (text: string) => this.quote(text);
+    let part = '';
+    for (let i = this.next; i < end; i++) {
+      const r = rows[i]!;
+      // Numbers as JSON.stringify writes them: for finite numbers (all validation lets through) that is String().
+      part += `${i === 0 ? '' : ','}{"accountId":${q(r.accountId)},"metric":${q(r.metric)},"periodSeconds":${r.periodSeconds},"periodStart":"${instants.iso(r.periodStart)}","region":${q(r.region)},"resourceArn":${q(r.resourceArn)},"resourceType":${q(r.resourceType)},"service":${q(r.service)},"statistic":${q(r.statistic)},"unit":${q(r.unit)},"value":${r.value}}`;
+      if ((i + 1) % HASH_ROWS_PER_UPDATE === 0) {
+        this.hash.update(part);
+        part = '';
+      }
+    }
+    if (part) this.hash.update(part);
+    this.next = end;
+    return end < rows.length;
+  }
+
+  /** The checksum (hex), hashing whatever rows are left. */
+  digest(): string {
+    if (this.result === undefined) {
+      this.step(Number.POSITIVE_INFINITY);
+      const { batch } = this;
+      const tail = canonicalJson({
+        shard: batch.shard,
+        version: batch.version,
+        window: { start: iso(batch.window.start), end: iso(batch.window.end) },
+      });
+      this.hash.update(`],${tail.slice(1)}`);
+      this.result = this.hash.digest('hex');
+    }
+    return this.result;
+  }
+
+  private quote(text: string): string {
+    let json = this.quoted.get(text);
     if (json === undefined) {
       json = JSON.stringify(text);
-      quoted.set(text, json);
+      this.quoted.set(text, json);
     }
     return json;
-  };
-  const hash = createHash('sha256');
-  const head = canonicalJson({ batchId: batch.batchId });
-  hash.update(`${head.slice(0, -1)},"resources":`);
-  hash.update(canonicalJson(resources.map(({ observedAt: _observedAt, ...rest }) => rest)));
-  hash.update(',"rows":[');
-  let part = '';
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!;
-    // Numbers as JSON.stringify writes them: for finite numbers (all validation lets through) that is String().
-    part += `${i === 0 ? '' : ','}{"accountId":${q(r.accountId)},"metric":${q(r.metric)},"periodSeconds":${r.periodSeconds},"periodStart":"${instants.iso(r.periodStart)}","region":${q(r.region)},"resourceArn":${q(r.resourceArn)},"resourceType":${q(r.resourceType)},"service":${q(r.service)},"statistic":${q(r.statistic)},"unit":${q(r.unit)},"value":${r.value}}`;
-    if ((i + 1) % HASH_ROWS_PER_UPDATE === 0) {
-      hash.update(part);
-      part = '';
-    }
   }
-  hash.update(part);
-  const tail = canonicalJson({
-    shard: batch.shard,
-    version: batch.version,
-    window: { start: iso(batch.window.start), end: iso(batch.window.end) },
-  });
-  hash.update(`],${tail.slice(1)}`);
-  return hash.digest('hex');
 }
 
 /**
