@@ -50,22 +50,23 @@ export const DATA_API_MAX_SQL_CHARS = 65_536;
 /** The RDS Data API's limit on one request, in bytes. */
 export const DATA_API_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 /**
- * Bytes of one Data API request kept for everything beside the chunk parameter: the SQL text (about
- * 1 KB here), cluster and secret ARNs, database name, transaction ID, the other parameters and the JSON
- * framing. 64 KiB covers them many times over.
+ * Bytes of one Data API request kept for everything beside the chunk's row data: the SQL text (about
+ * 1 KB here), cluster and secret ARNs, database name, transaction ID, the scalar parameters and the JSON
+ * framing of every parameter. 64 KiB covers them many times over.
  */
 export const REQUEST_OVERHEAD_BYTES = 64 * 1024;
 /**
- * Largest chunk parameter, in bytes as it travels inside the Data API's JSON request (quotes and
- * backslashes escaped), so that no request can pass `DATA_API_MAX_REQUEST_BYTES`.
+ * Largest row data of one chunk (its JSON, or its column array literals together), in bytes as it travels
+ * inside the Data API's JSON request (quotes and backslashes escaped), so that no request can pass
+ * `DATA_API_MAX_REQUEST_BYTES`.
  */
 export const MAX_CHUNK_BYTES = DATA_API_MAX_REQUEST_BYTES - REQUEST_OVERHEAD_BYTES;
 /**
- * Default rows per statement. With one JSON parameter per chunk the statement count matters little;
- * 5,000 rows (about 1.2 MB of JSON) keeps each statement short enough to show progress and well inside
- * the byte limit (bench/store.ts measures the effect).
+ * Default rows per statement. 10,000 ordinary rows are about 1.5 MB of column parameters: few
+ * statements (each a Data API round trip), each short enough to show progress and to overlap the
+ * client's work on the next chunk, and well inside the byte limit (bench/store.ts measures the effect).
  */
-export const DEFAULT_CHUNK_ROWS = 5_000;
+export const DEFAULT_CHUNK_ROWS = 10_000;
 /**
  * Default largest batch the store accepts, in bytes of its JSON. A 64 MiB batch (about 200,000 rows)
  * peaks well under the store function's 1 GiB (bench/store.ts measures peak RSS).
@@ -100,7 +101,7 @@ export interface ChunkProgress {
   /** Index of this chunk within its table, from 0. */
   readonly index: number;
   readonly rows: number;
-  /** Bytes of the chunk's JSON parameter as it travels in a Data API request. */
+  /** Bytes of the chunk's parameters (JSON for resources, array literals for metric rows) as they travel in a Data API request. */
   readonly requestBytes: number;
 }
 
@@ -112,7 +113,7 @@ export interface StoreOptions {
    */
   readonly chunkRows?: number;
   /**
-   * Maximum bytes of a chunk's JSON parameter as sent in a Data API request; clamped to
+   * Maximum bytes of a chunk's parameters as sent in a Data API request; clamped to
    * `MAX_CHUNK_BYTES` so no request can pass the Data API's 4 MiB.
    * @default MAX_CHUNK_BYTES
    */
@@ -514,38 +515,50 @@ export function* metricColumnChunks(
 ): Generator<ColumnChunk> {
   if (!(maxRows >= 1)) throw new Error(`chunk size must be at least 1, got ${maxRows}`);
   const text = new ElementCache();
-  const fields = (r: MetricRow) => [
-    text.get(r.resourceArn),
-    text.get(r.metric),
-    text.get(r.statistic),
-    text.instant(r.periodStart),
-    text.number(r.periodSeconds),
-    text.number(r.value),
-    text.get(r.unit),
-    text.get(r.resourceType),
-  ];
   // Each column's braces; then each element is counted with the comma that follows it.
   const empty = COLUMNS * 2;
   let start = 0;
   while (start < rows.length) {
+    const cols: string[][] = Array.from({ length: COLUMNS }, () => []);
     let bytes = empty;
     let end = start;
     while (end < rows.length && end - start < maxRows) {
-      let size = 0;
-      for (const f of fields(rows[end]!)) size += f.bytes + 1;
+      const r = rows[end]!;
+      const arn = text.get(r.resourceArn);
+      const metric = text.get(r.metric);
+      const statistic = text.get(r.statistic);
+      const instant = text.instant(r.periodStart);
+      // JavaScript's shortest round-trip spelling; PostgreSQL's float8 input reads it back to the same double.
+      const seconds = String(r.periodSeconds);
+      const value = String(r.value);
+      const unit = text.get(r.unit);
+      const type = text.get(r.resourceType);
+      const size =
+        arn.bytes +
+        metric.bytes +
+        statistic.bytes +
+        instant.bytes +
+        seconds.length +
+        value.length +
+        unit.bytes +
+        type.bytes +
+        COLUMNS;
       if (size + empty > maxBytes) {
         throw new Error(
-          `one row is ${size} bytes as column parameters, more than the ${maxBytes}-byte chunk limit: ${JSON.stringify(rows[end]).slice(0, 200)}`,
+          `one row is ${size} bytes as column parameters, more than the ${maxBytes}-byte chunk limit: ${JSON.stringify(r).slice(0, 200)}`,
         );
       }
       if (bytes + size > maxBytes) break;
       bytes += size;
+      cols[0]!.push(arn.element);
+      cols[1]!.push(metric.element);
+      cols[2]!.push(statistic.element);
+      cols[3]!.push(instant.element);
+      cols[4]!.push(seconds);
+      cols[5]!.push(value);
+      cols[6]!.push(unit.element);
+      cols[7]!.push(type.element);
       end++;
-    }
-    const cols: string[][] = Array.from({ length: COLUMNS }, () => new Array<string>(end - start));
-    for (let i = start; i < end; i++) {
-      const f = fields(rows[i]!);
-      for (let c = 0; c < COLUMNS; c++) cols[c]![i - start] = f[c]!.element;
     }
     const [resourceArn, metric, statistic, periodStart, periodSeconds, value, unit, resourceType] = cols.map(
       (c) => `{${c.join(',')}}`,
@@ -589,11 +602,6 @@ class ElementCache {
       this.instants.set(text, hit);
     }
     return hit;
-  }
-  number(n: number): Element {
-    // JavaScript's shortest round-trip spelling; PostgreSQL's float8 input reads it back to the same double.
-    const element = String(n);
-    return { element, bytes: element.length };
   }
 }
 

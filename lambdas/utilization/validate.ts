@@ -318,12 +318,17 @@ function rowsPassFast(rows: readonly unknown[], instants: InstantCache): boolean
 /** Strings a zod schema accepted, so each distinct value is checked once. */
 class DistinctStrings {
   private readonly accepted = new Set<string>();
+  // The previous row's value, most often the same again: compared without a hash look-up.
+  private last: string | undefined;
   constructor(private readonly schema: z.ZodType) {}
   ok(value: unknown): boolean {
+    if (value === this.last) return true;
     if (typeof value !== 'string') return false;
-    if (this.accepted.has(value)) return true;
-    if (!this.schema.safeParse(value).success) return false;
-    this.accepted.add(value);
+    if (!this.accepted.has(value)) {
+      if (!this.schema.safeParse(value).success) return false;
+      this.accepted.add(value);
+    }
+    this.last = value;
     return true;
   }
 }
@@ -416,10 +421,35 @@ export class CanonicalChecksum {
     const end = Math.min(rows.length, this.next + count);
     const q = (text: string) => this.quote(text);
     let part = '';
+    // Rows in a run share all but their instant and value: the text around them is reused while the
+    // fields it holds equal the previous row's.
+    let head = '';
+    let middle = '';
+    let prev: MetricRow | undefined;
     for (let i = this.next; i < end; i++) {
       const r = rows[i]!;
+      if (
+        prev === undefined ||
+        r.accountId !== prev.accountId ||
+        r.metric !== prev.metric ||
+        r.periodSeconds !== prev.periodSeconds
+      ) {
+        head = `{"accountId":${q(r.accountId)},"metric":${q(r.metric)},"periodSeconds":${r.periodSeconds},"periodStart":"`;
+      }
+      if (
+        prev === undefined ||
+        r.region !== prev.region ||
+        r.resourceArn !== prev.resourceArn ||
+        r.resourceType !== prev.resourceType ||
+        r.service !== prev.service ||
+        r.statistic !== prev.statistic ||
+        r.unit !== prev.unit
+      ) {
+        middle = `","region":${q(r.region)},"resourceArn":${q(r.resourceArn)},"resourceType":${q(r.resourceType)},"service":${q(r.service)},"statistic":${q(r.statistic)},"unit":${q(r.unit)},"value":`;
+      }
+      prev = r;
       // Numbers as JSON.stringify writes them: for finite numbers (all validation lets through) that is String().
-      part += `${i === 0 ? '' : ','}{"accountId":${q(r.accountId)},"metric":${q(r.metric)},"periodSeconds":${r.periodSeconds},"periodStart":"${instants.iso(r.periodStart)}","region":${q(r.region)},"resourceArn":${q(r.resourceArn)},"resourceType":${q(r.resourceType)},"service":${q(r.service)},"statistic":${q(r.statistic)},"unit":${q(r.unit)},"value":${r.value}}`;
+      part += `${i === 0 ? '' : ','}${head}${instants.iso(r.periodStart)}${middle}${r.value}}`;
       if ((i + 1) % HASH_ROWS_PER_UPDATE === 0) {
         this.hash.update(part);
         part = '';
