@@ -322,8 +322,8 @@ class DistinctStrings {
   private last: string | undefined;
   constructor(private readonly schema: z.ZodType) {}
   ok(value: unknown): boolean {
-    if (value === this.last) return true;
     if (typeof value !== 'string') return false;
+    if (value === this.last) return true;
     if (!this.accepted.has(value)) {
       if (!this.schema.safeParse(value).success) return false;
       this.accepted.add(value);
