@@ -38,7 +38,7 @@
  * transaction back and the delivery is done again with upserts.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { and, eq, ne, type SQL, sql } from 'drizzle-orm';
 import { affectedRows, type Db, resultRows } from '#shared/db/client';
 import { ensureMetricPartitions } from '#shared/db/partitions';
 import { batchLedger, UNKNOWN_COLLECTED_AT } from '#shared/db/schema';
@@ -439,7 +439,7 @@ export interface MetricColumns {
   readonly resourceArn: string;
   readonly metric: string;
   readonly statistic: string;
-  /** ISO instants with milliseconds, UTC. */
+  /** Instants as epoch milliseconds (integers parse several times faster than timestamp text). */
   readonly periodStart: string;
   readonly periodSeconds: string;
   readonly value: string;
@@ -471,7 +471,7 @@ export function insertMetricRowsSql(
       (resource_arn, metric, statistic, period_start, period_seconds, value, unit, account_id, region,
        service, resource_type, batch_id, collected_at)
     select unnest(${c.resourceArn}::text::text[]), unnest(${c.metric}::text::text[]),
-           unnest(${c.statistic}::text::text[]), unnest(${c.periodStart}::text::timestamptz[]),
+           unnest(${c.statistic}::text::text[]), ${epochMsToTimestamptz(sql`unnest(${c.periodStart}::text::int8[])`)},
            unnest(${c.periodSeconds}::text::integer[]), unnest(${c.value}::text::float8[]),
            unnest(${c.unit}::text::text[]), ${shard.accountId}, ${shard.region}, ${shard.service},
            unnest(${c.resourceType}::text::text[]), ${batchId}, ${collectedAt}::timestamptz`;
@@ -482,6 +482,15 @@ export function insertMetricRowsSql(
       region = excluded.region, service = excluded.service, resource_type = excluded.resource_type,
       batch_id = excluded.batch_id, collected_at = excluded.collected_at, updated_at = now()
     where (m.collected_at, m.batch_id) < (excluded.collected_at, excluded.batch_id)`;
+}
+
+/**
+ * Epoch milliseconds to timestamptz, exactly: the float8 quotient is within a fraction of a microsecond
+ * of the instant for any date of the next hundred thousand years, and `to_timestamp` rounds to the
+ * microsecond.
+ */
+export function epochMsToTimestamptz(ms: SQL) {
+  return sql`to_timestamp(${ms} / 1000::float8)`;
 }
 
 /** Whether the first row of a batch is stored already (then its rows are upserted, not inserted). */
@@ -597,7 +606,7 @@ class ElementCache {
   instant(text: string): Element {
     let hit = this.instants.get(text);
     if (!hit) {
-      const element = isoInstant(text);
+      const element = String(Date.parse(text));
       hit = { element, bytes: element.length };
       this.instants.set(text, hit);
     }

@@ -3,11 +3,14 @@
  * `unnest`): the encoding must give back every value exactly, and the chunks must be cut by what a Data
  * API request can carry.
  */
+import { sql } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MetricRow } from '#utilization/rows';
 import {
   arrayElement,
   arrayLiteral,
+  epochMsToTimestamptz,
   MAX_CHUNK_BYTES,
   metricColumnChunks,
   requestBytes,
@@ -88,13 +91,20 @@ describe('column array literals', () => {
     );
     expect(numbers!.v).toEqual(EXTREME_NUMBERS);
 
-    const instants = ['2025-01-06T10:00:00.000Z', '2025-01-06T10:00:00.001Z', '1999-12-31T23:59:59.999Z'];
+    const instants = [
+      '2025-01-06T10:00:00.000Z',
+      '2025-01-06T10:00:00.001Z',
+      '1999-12-31T23:59:59.999Z',
+      '1969-07-20T20:17:40.123Z',
+      '2999-12-31T23:59:59.999Z',
+    ];
     const [times] = await pg.query<{ v: string[] }>(
-      `select array_agg(to_char(x at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') order by n) as v
-         from unnest($1::text::timestamptz[]) with ordinality as t(x, n)`,
-      [arrayLiteral(instants)],
+      `select array_agg(to_char(${new PgDialect().sqlToQuery(epochMsToTimestamptz(sql.raw('x'))).sql} at time zone 'UTC',
+                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') order by n) as v
+         from unnest($1::text::int8[]) with ordinality as t(x, n)`,
+      [arrayLiteral(instants.map((t) => Date.parse(t)))],
     );
-    expect(times!.v).toEqual(instants);
+    expect(times!.v).toEqual(instants.map((t) => t.replace('Z', '000Z')));
   });
 
   it('counts each chunk as it travels in a Data API request, cutting by rows and bytes, every row once and in order', () => {
