@@ -533,15 +533,15 @@ export function* metricColumnChunks(
     let end = start;
     while (end < rows.length && end - start < maxRows) {
       const r = rows[end]!;
-      const arn = text.get(r.resourceArn);
-      const metric = text.get(r.metric);
-      const statistic = text.get(r.statistic);
+      const arn = text.field(0, r.resourceArn);
+      const metric = text.field(1, r.metric);
+      const statistic = text.field(2, r.statistic);
       const instant = text.instant(r.periodStart);
       // JavaScript's shortest round-trip spelling; PostgreSQL's float8 input reads it back to the same double.
       const seconds = String(r.periodSeconds);
       const value = String(r.value);
-      const unit = text.get(r.unit);
-      const type = text.get(r.resourceType);
+      const unit = text.field(6, r.unit);
+      const type = text.field(7, r.resourceType);
       const size =
         arn.bytes +
         metric.bytes +
@@ -603,6 +603,15 @@ class ElementCache {
     }
     return hit;
   }
+  /** `get` of a field whose value is most often the previous row's (compared without a hash look-up). */
+  field(column: number, text: string): Element {
+    const last = this.last[column];
+    if (last !== undefined && last.text === text) return last.hit;
+    const hit = this.get(text);
+    this.last[column] = { text, hit };
+    return hit;
+  }
+  private readonly last: ({ text: string; hit: Element } | undefined)[] = [];
   instant(text: string): Element {
     let hit = this.instants.get(text);
     if (!hit) {

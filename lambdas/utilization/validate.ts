@@ -343,13 +343,20 @@ function isPlainObject(value: unknown): boolean {
 class InstantCache {
   private readonly parsed = new Map<string, { ms: number; key: string; iso: string }>();
 
+  // Neighbouring rows mostly share their instant or repeat the last lookup: skip the hash look-up then.
+  private lastText: string | undefined;
+  private lastHit: { ms: number; key: string; iso: string } | undefined;
+
   private get(text: string) {
+    if (text === this.lastText) return this.lastHit!;
     let hit = this.parsed.get(text);
     if (!hit) {
       const ms = Date.parse(text);
       hit = { ms, key: String(ms).padStart(15, '0'), iso: new Date(ms).toISOString() };
       this.parsed.set(text, hit);
     }
+    this.lastText = text;
+    this.lastHit = hit;
     return hit;
   }
   ms(text: string): number {
