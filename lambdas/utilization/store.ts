@@ -98,7 +98,10 @@ export interface StoreResult {
 /** Where a chunk write stands; passed to `StoreOptions.onChunk`. */
 export interface ChunkProgress {
   readonly table: 'resources' | 'metric_rows';
-  /** Index of this chunk within its table, from 0. */
+  /**
+   * Index of this chunk within its table, from 0. It starts at 0 again when a delivery that began with
+   * plain inserts met a stored row and is redone with upserts (the first attempt's chunks were rolled back).
+   */
   readonly index: number;
   readonly rows: number;
   /** Bytes of the chunk's parameters (JSON for resources, array literals for metric rows) as they travel in a Data API request. */

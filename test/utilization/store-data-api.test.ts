@@ -145,6 +145,39 @@ describe('storeBatch over the RDS Data API', () => {
     expect(await pg.query('select status from batch_ledger')).toEqual([{ status: 'rejected' }]);
   });
 
+  it('redoes a delivery with upserts when a plain insert meets a stored row, over the Data API too', async () => {
+    const t0 = new Date('2025-01-06T10:00:00Z');
+    const later = makeBatch({
+      resources: 1,
+      periods: 3,
+      windowStart: new Date(t0.getTime() + 3 * 300_000),
+      collectedAt: new Date('2025-01-06T12:00:00Z'),
+      batchId: 'later',
+      value: () => 2,
+    });
+    const earlier = makeBatch({
+      resources: 1,
+      periods: 6,
+      windowStart: t0,
+      collectedAt: new Date('2025-01-06T11:00:00Z'),
+      batchId: 'earlier',
+      value: () => 1,
+    });
+    await storeBatch(db, later);
+    const before = api.seen.length;
+    // The first row of `earlier` is new, so it starts with plain inserts and meets `later`'s rows.
+    expect(await storeBatch(db, earlier)).toMatchObject({ outcome: 'stored', rowsChanged: 6 });
+    const commands = api.seen.slice(before).map((s) => s.command);
+    expect(commands.filter((c) => c === 'RollbackTransaction')).toHaveLength(1);
+    expect(commands.at(-1)).toBe('CommitTransaction');
+    expect((await rowsIn()).map((r) => `${r.batch_id}=${r.value}`)).toEqual([
+      ...Array(3).fill('earlier=1'),
+      ...Array(3).fill('later=2'),
+      ...Array(3).fill('earlier=1'),
+      ...Array(3).fill('later=2'),
+    ]);
+  });
+
   it('lets a later collection supersede an earlier one over the Data API too', async () => {
     const at = (collectedAt: string, v: number) =>
       makeBatch({ resources: 1, periods: 3, collectedAt: new Date(collectedAt), value: () => v });
