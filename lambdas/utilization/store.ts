@@ -488,9 +488,10 @@ export function insertMetricRowsSql(
 }
 
 /**
- * Epoch milliseconds to timestamptz, exactly: the float8 quotient is within a fraction of a microsecond
- * of the instant for any date of the next hundred thousand years, and `to_timestamp` rounds to the
- * microsecond.
+ * Epoch milliseconds to timestamptz. Exact for every period start validation lets through: those are on
+ * their period grid, whole seconds, so the float8 quotient is an integer. (Any millisecond instant before
+ * 2106 would be exact too: the quotient is then within a quarter of a microsecond, and `to_timestamp`
+ * rounds to the microsecond.)
  */
 export function epochMsToTimestamptz(ms: SQL) {
   return sql`to_timestamp(${ms} / 1000::float8)`;

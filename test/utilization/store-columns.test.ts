@@ -96,7 +96,8 @@ describe('column array literals', () => {
       '2025-01-06T10:00:00.001Z',
       '1999-12-31T23:59:59.999Z',
       '1969-07-20T20:17:40.123Z',
-      '2999-12-31T23:59:59.999Z',
+      '2099-12-31T23:59:59.999Z',
+      '9999-12-31T23:59:59.000Z',
     ];
     const [times] = await pg.query<{ v: string[] }>(
       `select array_agg(to_char(${new PgDialect().sqlToQuery(epochMsToTimestamptz(sql.raw('x'))).sql} at time zone 'UTC',
