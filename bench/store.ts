@@ -1,7 +1,7 @@
 /**
  * Store throughput into the local PostgreSQL, against the physical reference measured in the same run:
  * - first store of a 100,000-row batch (200 EC2 instances x 500 hourly points) with `storeBatch` (hash,
- *   ledger look-up, validation, checksum, partitions, JSON-chunked upserts in one transaction), beside a
+ *   ledger look-up, validation, checksum, partitions, column-chunked inserts in one transaction), beside a
  *   plain COPY of the same rows into the same table (`metric_rows`, emptied before each);
  * - a redelivery of that batch (the same bytes), as a share of the first store's time;
  * - peak RSS of a child process that stores a batch at the store's default bounds.

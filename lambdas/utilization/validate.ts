@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import { type Batch, BatchSchema, type MetricRow, type ResourceRow } from './rows.ts';
+import { type Batch, BatchSchema, type MetricRow, MetricRowSchema, type ResourceRow } from './rows.ts';
 
 /** Indexes listed per problem before "and N more". */
 export const MAX_LISTED_INDEXES = 10;
@@ -26,8 +26,13 @@ export interface ValidBatch {
   readonly resources: ResourceRow[];
   /** Metric rows dropped because a later row in the batch had the same natural key. */
   readonly duplicateRows: number;
-  /** sha256 (hex) of the canonical content; see `canonicalContent`. */
+  /** sha256 (hex) of the canonical content (see `canonicalContent`), computed when first read. */
   readonly checksum: string;
+  /**
+   * Hashes up to `rows` more rows of the checksum ahead of its first read, so a caller can spread the
+   * work over its waits; returns whether rows are left.
+   */
+  readonly checksumStep: (rows: number) => boolean;
   /** Earliest and latest `periodStart` of the rows (epoch ms), or undefined for a batch without rows. */
   readonly periodRange?: { readonly min: number; readonly max: number };
 }
@@ -115,11 +120,16 @@ export function validateBatch(input: unknown, options: ValidateOptions = {}): Ba
     );
   }
 
-  const parsed = BatchSchema.safeParse(value);
-  if (!parsed.success) {
-    return invalid(batchId, partial, describeIssues(parsed.error.issues, partial), rawChecksum);
+  const instants = new InstantCache();
+  let batch = fastParse(value, instants);
+  if (!batch) {
+    // The fast path only ever says "valid"; every other verdict, and its wording, is zod's.
+    const parsed = BatchSchema.safeParse(value);
+    if (!parsed.success) {
+      return invalid(batchId, partial, describeIssues(parsed.error.issues, partial), rawChecksum);
+    }
+    batch = parsed.data;
   }
-  const batch = parsed.data;
 
   const problems = new ProblemList();
   if (Date.parse(batch.window.start) >= Date.parse(batch.window.end)) {
@@ -160,45 +170,193 @@ export function validateBatch(input: unknown, options: ValidateOptions = {}): Ba
     );
 
   // Rows of one batch share few distinct period starts: parse each once.
-  const instants = new InstantCache();
-  const byKey = new Map<string, MetricRow>();
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (const row of batch.rows) {
     const ms = instants.ms(row.periodStart);
     if (ms < min) min = ms;
     if (ms > max) max = ms;
-    byKey.set(keyOf(row, instants.key(row.periodStart)), row);
   }
-  const rows = [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+  const rows = collapseOrdered(batch.rows, instants) ?? collapseAndSort(batch.rows, instants);
   const byArn = new Map<string, ResourceRow>();
   for (const res of batch.resources) byArn.set(res.resourceArn, res);
   const resources = [...byArn.values()].sort((a, b) =>
     a.resourceArn < b.resourceArn ? -1 : a.resourceArn > b.resourceArn ? 1 : 0,
   );
 
+  const checksum = new CanonicalChecksum(batch, rows, resources, instants);
   return {
     ok: true,
     batch,
     rows,
     resources,
     duplicateRows: batch.rows.length - rows.length,
-    checksum: canonicalChecksum(batch, rows, resources, instants),
     ...(rows.length > 0 ? { periodRange: { min, max } } : {}),
+    get checksum() {
+      return checksum.digest();
+    },
+    checksumStep: (count: number) => checksum.step(count),
   };
+}
+
+/**
+ * Rows already in natural-key order (what the collector writes): duplicates are neighbours and the last
+ * one of each run wins. The same result as `collapseAndSort`, in one pass that builds no key strings;
+ * undefined when the rows are not in order (or hold a value this shortcut does not compare like
+ * `naturalKey` does).
+ */
+function collapseOrdered(rows: readonly MetricRow[], instants: InstantCache): MetricRow[] | undefined {
+  const out: MetricRow[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const next = rows[i + 1];
+    if (next === undefined) {
+      out.push(row);
+      break;
+    }
+    const order = compareKeys(row, next, instants);
+    if (order === undefined || order > 0) return undefined;
+    if (order < 0) out.push(row);
+  }
+  return out;
+}
+
+/**
+ * Compares the natural keys of two rows as the strings of `naturalKey` compare, or undefined when that
+ * cannot be told field by field: a text field holding the separator NUL, or an instant outside the
+ * 15-digit epoch milliseconds the key pads to.
+ */
+function compareKeys(a: MetricRow, b: MetricRow, instants: InstantCache): number | undefined {
+  for (const field of ['resourceArn', 'metric', 'statistic'] as const) {
+    const x = a[field];
+    const y = b[field];
+    if (x === y) continue;
+    if (x.includes('\u0000') || y.includes('\u0000')) return undefined;
+    return x < y ? -1 : 1;
+  }
+  const x = instants.ms(a.periodStart);
+  const y = instants.ms(b.periodStart);
+  if (!(x >= 0 && y >= 0 && x < 1e15 && y < 1e15)) return undefined;
+  if (x !== y) return x < y ? -1 : 1;
+  if (a.periodSeconds === b.periodSeconds) return 0;
+  const p = String(a.periodSeconds);
+  const q = String(b.periodSeconds);
+  return p < q ? -1 : p > q ? 1 : 0;
+}
+
+/** One row per natural key (the last occurrence wins), sorted by natural key. */
+function collapseAndSort(rows: readonly MetricRow[], instants: InstantCache): MetricRow[] {
+  const byKey = new Map<string, MetricRow>();
+  for (const row of rows) byKey.set(keyOf(row, instants.key(row.periodStart)), row);
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+}
+
+/** The batch without its rows, checked by zod; the rows are checked by `rowsPassFast`. */
+const EnvelopeSchema = BatchSchema.omit({ rows: true });
+
+/**
+ * The common case of a valid batch, checked without running zod on every row: the envelope and the
+ * resources (a few hundred) go through zod, and each metric row field is checked against the same zod
+ * schema once per distinct value (a batch repeats its ARNs, metric names, units and period starts), the
+ * numbers with plain code. Returns undefined whenever anything is not plainly valid, and the caller
+ * runs the full zod parse, so every rejection and its wording stay zod's.
+ */
+function fastParse(value: unknown, instants: InstantCache): Batch | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const rows = (value as { rows?: unknown }).rows;
+  if (!Array.isArray(rows) || !rowsPassFast(rows, instants)) return undefined;
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as object)) if (k !== 'rows') rest[k] = v;
+  const envelope = EnvelopeSchema.safeParse(rest);
+  return envelope.success ? { ...envelope.data, rows: rows as MetricRow[] } : undefined;
+}
+
+const ROW_FIELDS = Object.keys(MetricRowSchema.shape).length;
+
+/** Every row a plain object with exactly the fields of `MetricRowSchema`, each valid, on its period grid. */
+function rowsPassFast(rows: readonly unknown[], instants: InstantCache): boolean {
+  const shape = MetricRowSchema.shape;
+  const text = {
+    resourceArn: new DistinctStrings(shape.resourceArn),
+    accountId: new DistinctStrings(shape.accountId),
+    region: new DistinctStrings(shape.region),
+    service: new DistinctStrings(shape.service),
+    resourceType: new DistinctStrings(shape.resourceType),
+    metric: new DistinctStrings(shape.metric),
+    statistic: new DistinctStrings(shape.statistic),
+    unit: new DistinctStrings(shape.unit),
+    periodStart: new DistinctStrings(shape.periodStart),
+  };
+  for (const item of rows) {
+    if (!isPlainObject(item)) return false;
+    const r = item as Record<string, unknown>;
+    let fields = 0;
+    for (const _ in r) fields++;
+    if (fields !== ROW_FIELDS) return false;
+    const seconds = r.periodSeconds;
+    const value = r.value;
+    if (
+      !(typeof value === 'number' && Number.isFinite(value)) ||
+      !(typeof seconds === 'number' && Number.isSafeInteger(seconds) && seconds > 0) ||
+      !text.resourceArn.ok(r.resourceArn) ||
+      !text.accountId.ok(r.accountId) ||
+      !text.region.ok(r.region) ||
+      !text.service.ok(r.service) ||
+      !text.resourceType.ok(r.resourceType) ||
+      !text.metric.ok(r.metric) ||
+      !text.statistic.ok(r.statistic) ||
+      !text.unit.ok(r.unit) ||
+      !text.periodStart.ok(r.periodStart) ||
+      (instants.ms(r.periodStart as string) / 1000) % seconds !== 0
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Strings a zod schema accepted, so each distinct value is checked once. */
+class DistinctStrings {
+  private readonly accepted = new Set<string>();
+  // The previous row's value, most often the same again: compared without a hash look-up.
+  private last: string | undefined;
+  constructor(private readonly schema: z.ZodType) {}
+  ok(value: unknown): boolean {
+    if (typeof value !== 'string') return false;
+    if (value === this.last) return true;
+    if (!this.accepted.has(value)) {
+      if (!this.schema.safeParse(value).success) return false;
+      this.accepted.add(value);
+    }
+    this.last = value;
+    return true;
+  }
+}
+
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 /** Parses each distinct instant string once (a batch repeats each period start for every resource). */
 class InstantCache {
   private readonly parsed = new Map<string, { ms: number; key: string; iso: string }>();
 
+  // Neighbouring rows mostly share their instant or repeat the last lookup: skip the hash look-up then.
+  private lastText: string | undefined;
+  private lastHit: { ms: number; key: string; iso: string } | undefined;
+
   private get(text: string) {
+    if (text === this.lastText) return this.lastHit!;
     let hit = this.parsed.get(text);
     if (!hit) {
       const ms = Date.parse(text);
       hit = { ms, key: String(ms).padStart(15, '0'), iso: new Date(ms).toISOString() };
       this.parsed.set(text, hit);
     }
+    this.lastText = text;
+    this.lastHit = hit;
     return hit;
   }
   ms(text: string): number {
@@ -235,29 +393,104 @@ export function canonicalChecksum(
   resources: readonly ResourceRow[],
   instants: InstantCache = new InstantCache(),
 ): string {
-  const q = JSON.stringify;
-  const hash = createHash('sha256');
-  const head = canonicalJson({ batchId: batch.batchId });
-  hash.update(`${head.slice(0, -1)},"resources":`);
-  hash.update(canonicalJson(resources.map(({ observedAt: _observedAt, ...rest }) => rest)));
-  hash.update(',"rows":[');
-  let part: string[] = [];
-  rows.forEach((r, i) => {
-    part.push(
-      `{"accountId":${q(r.accountId)},"metric":${q(r.metric)},"periodSeconds":${q(r.periodSeconds)},"periodStart":"${instants.iso(r.periodStart)}","region":${q(r.region)},"resourceArn":${q(r.resourceArn)},"resourceType":${q(r.resourceType)},"service":${q(r.service)},"statistic":${q(r.statistic)},"unit":${q(r.unit)},"value":${q(r.value)}}`,
-    );
-    if (part.length === HASH_ROWS_PER_UPDATE || i === rows.length - 1) {
-      hash.update(i + 1 > part.length ? `,${part.join(',')}` : part.join(','));
-      part = [];
+  return new CanonicalChecksum(batch, rows, resources, instants).digest();
+}
+
+/**
+ * `canonicalChecksum` in steps, so a caller can hash the rows while it waits for something else (the
+ * store hashes while the database writes a chunk).
+ */
+export class CanonicalChecksum {
+  private readonly hash = createHash('sha256');
+  // A batch repeats its ARNs, metric names and units row after row: quote each distinct string once.
+  private readonly quoted = new Map<string, string>();
+  private next = 0;
+  private result: string | undefined;
+
+  constructor(
+    private readonly batch: Batch,
+    private readonly rows: readonly MetricRow[],
+    resources: readonly ResourceRow[],
+    private readonly instants: InstantCache = new InstantCache(),
+  ) {
+    const head = canonicalJson({ batchId: batch.batchId });
+    this.hash.update(`${head.slice(0, -1)},"resources":`);
+    this.hash.update(canonicalJson(resources.map(({ observedAt: _observedAt, ...rest }) => rest)));
+    this.hash.update(',"rows":[');
+  }
+
+  /**
+   * Hashes up to `count` more rows.
+   * @returns whether rows are left
+   */
+  step(count: number): boolean {
+    const { rows, instants } = this;
+    const end = Math.min(rows.length, this.next + count);
+    const q = (text: string) => this.quote(text);
+    let part = '';
+    // Rows in a run share all but their instant and value: the text around them is reused while the
+    // fields it holds equal the previous row's.
+    let head = '';
+    let middle = '';
+    let prev: MetricRow | undefined;
+    for (let i = this.next; i < end; i++) {
+      const r = rows[i]!;
+      if (
+        prev === undefined ||
+        r.accountId !== prev.accountId ||
+        r.metric !== prev.metric ||
+        r.periodSeconds !== prev.periodSeconds
+      ) {
+        head = `{"accountId":${q(r.accountId)},"metric":${q(r.metric)},"periodSeconds":${r.periodSeconds},"periodStart":"`;
+      }
+      if (
+        prev === undefined ||
+        r.region !== prev.region ||
+        r.resourceArn !== prev.resourceArn ||
+        r.resourceType !== prev.resourceType ||
+        r.service !== prev.service ||
+        r.statistic !== prev.statistic ||
+        r.unit !== prev.unit
+      ) {
+        middle = `","region":${q(r.region)},"resourceArn":${q(r.resourceArn)},"resourceType":${q(r.resourceType)},"service":${q(r.service)},"statistic":${q(r.statistic)},"unit":${q(r.unit)},"value":`;
+      }
+      prev = r;
+      // Numbers as JSON.stringify writes them: for finite numbers (all validation lets through) that is String().
+      part += `${i === 0 ? '' : ','}${head}${instants.iso(r.periodStart)}${middle}${r.value}}`;
+      if ((i + 1) % HASH_ROWS_PER_UPDATE === 0) {
+        this.hash.update(part);
+        part = '';
+      }
     }
-  });
-  const tail = canonicalJson({
-    shard: batch.shard,
-    version: batch.version,
-    window: { start: iso(batch.window.start), end: iso(batch.window.end) },
-  });
-  hash.update(`],${tail.slice(1)}`);
-  return hash.digest('hex');
+    if (part) this.hash.update(part);
+    this.next = end;
+    return end < rows.length;
+  }
+
+  /** The checksum (hex), hashing whatever rows are left. */
+  digest(): string {
+    if (this.result === undefined) {
+      this.step(Number.POSITIVE_INFINITY);
+      const { batch } = this;
+      const tail = canonicalJson({
+        shard: batch.shard,
+        version: batch.version,
+        window: { start: iso(batch.window.start), end: iso(batch.window.end) },
+      });
+      this.hash.update(`],${tail.slice(1)}`);
+      this.result = this.hash.digest('hex');
+    }
+    return this.result;
+  }
+
+  private quote(text: string): string {
+    let json = this.quoted.get(text);
+    if (json === undefined) {
+      json = JSON.stringify(text);
+      this.quoted.set(text, json);
+    }
+    return json;
+  }
 }
 
 /**

@@ -43,7 +43,7 @@ const rowsIn = async () =>
   );
 
 describe('storeBatch over the RDS Data API', () => {
-  it('stores a batch in one transaction of JSON-parameter statements, with the rows node-postgres would write', async () => {
+  it('stores a batch in one transaction of text-parameter statements, with the rows node-postgres would write', async () => {
     const batch = makeBatch({ resources: 3, periods: 10 }); // 60 rows
     const result = await storeBatch(db, JSON.stringify(batch), { chunkRows: 25 });
     expect(result).toMatchObject({ outcome: 'stored', rows: 60, resources: 3, rowsChanged: 60 });
@@ -59,11 +59,13 @@ describe('storeBatch over the RDS Data API', () => {
     expect(inTx.every((s) => s.command === 'ExecuteStatement' && s.transactionId)).toBe(true);
     expect(inTx.map((s) => s.sql!.split(/\s+/).slice(0, 3).join(' '))).toEqual([
       'insert into "batch_ledger"',
-      'select "collected_at" from', // another stored delivery with the same content?
       'insert into resources',
+      'select exists (select', // is the first row stored already? (no: plain inserts)
       'insert into metric_rows',
       'insert into metric_rows',
       'insert into metric_rows',
+      'update "batch_ledger" set', // the checksum, hashed while the rows were written
+      'select "collected_at" from', // another stored delivery with the same content?
     ]);
     // Before the transaction: the redelivery look-up and the partitions of the rows' months.
     expect(api.seen.slice(0, begin).map((s) => s.sql!.split(/\s+/).slice(0, 2).join(' '))).toEqual([
@@ -141,6 +143,39 @@ describe('storeBatch over the RDS Data API', () => {
     expect((await storeBatch(db, bad)).outcome).toBe('rejected');
     expect(api.seen.map((s) => s.command)).toEqual(['ExecuteStatement', 'ExecuteStatement']);
     expect(await pg.query('select status from batch_ledger')).toEqual([{ status: 'rejected' }]);
+  });
+
+  it('redoes a delivery with upserts when a plain insert meets a stored row, over the Data API too', async () => {
+    const t0 = new Date('2025-01-06T10:00:00Z');
+    const later = makeBatch({
+      resources: 1,
+      periods: 3,
+      windowStart: new Date(t0.getTime() + 3 * 300_000),
+      collectedAt: new Date('2025-01-06T12:00:00Z'),
+      batchId: 'later',
+      value: () => 2,
+    });
+    const earlier = makeBatch({
+      resources: 1,
+      periods: 6,
+      windowStart: t0,
+      collectedAt: new Date('2025-01-06T11:00:00Z'),
+      batchId: 'earlier',
+      value: () => 1,
+    });
+    await storeBatch(db, later);
+    const before = api.seen.length;
+    // The first row of `earlier` is new, so it starts with plain inserts and meets `later`'s rows.
+    expect(await storeBatch(db, earlier)).toMatchObject({ outcome: 'stored', rowsChanged: 6 });
+    const commands = api.seen.slice(before).map((s) => s.command);
+    expect(commands.filter((c) => c === 'RollbackTransaction')).toHaveLength(1);
+    expect(commands.at(-1)).toBe('CommitTransaction');
+    expect((await rowsIn()).map((r) => `${r.batch_id}=${r.value}`)).toEqual([
+      ...Array(3).fill('earlier=1'),
+      ...Array(3).fill('later=2'),
+      ...Array(3).fill('earlier=1'),
+      ...Array(3).fill('later=2'),
+    ]);
   });
 
   it('lets a later collection supersede an earlier one over the Data API too', async () => {

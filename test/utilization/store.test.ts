@@ -289,7 +289,7 @@ describe('storeBatch', () => {
   });
 
   it('caps every chunk at what one Data API request can carry, whatever chunk size is asked for', async () => {
-    const batch = makeBatch({ resources: 100, periods: 120 }); // 24,000 rows, about 5 MB of chunk JSON
+    const batch = makeBatch({ resources: 100, periods: 200 }); // 40,000 rows, about 6 MB of column parameters
     const chunks: { rows: number; requestBytes: number }[] = [];
     const result = await storeBatch(pg.db, batch, {
       chunkRows: 100_000,
@@ -298,11 +298,11 @@ describe('storeBatch', () => {
         if (table === 'metric_rows') chunks.push({ rows, requestBytes });
       },
     });
-    expect(result).toMatchObject({ outcome: 'stored', rows: 24_000, rowsChanged: 24_000 });
+    expect(result).toMatchObject({ outcome: 'stored', rows: 40_000, rowsChanged: 40_000 });
     expect(chunks.length).toBeGreaterThan(1);
     for (const c of chunks) expect(c.requestBytes).toBeLessThanOrEqual(MAX_CHUNK_BYTES);
-    expect(chunks.reduce((n, c) => n + c.rows, 0)).toBe(24_000);
-    expect(await count('metric_rows')).toBe(24_000);
+    expect(chunks.reduce((n, c) => n + c.rows, 0)).toBe(40_000);
+    expect(await count('metric_rows')).toBe(40_000);
   });
 
   it('keeps first_seen, advances last_seen, and never rolls a resource back to an older observation', async () => {

@@ -17,12 +17,33 @@ export const MONTHS_AHEAD = 2;
  * @returns how many partitions were created
  */
 export async function ensureMetricPartitions(db: Db, from: Date, to: Date): Promise<number> {
-  const [row] = resultRows<{ created: unknown }>(
-    await db.execute(
-      sql`select observatory_ensure_metric_partitions(${from.toISOString()}::timestamptz, ${to.toISOString()}::timestamptz) as created`,
-    ),
-  );
+  const ensure = async () =>
+    resultRows<{ created: unknown }>(
+      await db.execute(
+        sql`select observatory_ensure_metric_partitions(${from.toISOString()}::timestamptz, ${to.toISOString()}::timestamptz) as created`,
+      ),
+    )[0];
+  let row: { created: unknown } | undefined;
+  try {
+    row = await ensure();
+  } catch (err) {
+    // A concurrent caller created the partition while this one waited for the lock, and the function's
+    // second look still read the catalog as it was before the wait: a new statement sees it.
+    if (!isDuplicateTable(err)) throw err;
+    row = await ensure();
+  }
   return Number(row?.created ?? 0);
+}
+
+/** PostgreSQL's duplicate_table (SQLSTATE 42P07), from node-postgres (`code`) or the Data API (message). */
+function isDuplicateTable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === '42P07') return true;
+    if (/SQLState: 42P07|relation "[^"]+" already exists/.test(String((e as { message?: unknown }).message))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** The first instant of the month, in UTC, that holds `at`. */
