@@ -113,6 +113,15 @@ export function describeOutcome(file: string, r: StoreResult): string {
 }
 
 /**
+ * The rows a store has written once a metric-row chunk is in. Chunks count from 0 again when a delivery
+ * that began with plain inserts met a stored row and is redone with upserts (the first attempt was rolled
+ * back), and so does the count: the progress line never shows more rows than the batch holds.
+ */
+export function rowsWrittenAfter(before: number, chunk: Pick<ChunkProgress, 'index' | 'rows'>): number {
+  return chunk.index === 0 ? chunk.rows : before + chunk.rows;
+}
+
+/**
  * Stores the files and prints the outcome; returns the exit status.
  * @param files batch files
  * @param opts database URL, migrate first, chunk size
@@ -159,13 +168,13 @@ export async function runStoreCommand(
           ...(opts.chunkRows ? { chunkRows: opts.chunkRows } : {}),
           ...(out.progress
             ? {
-                onChunk: ({ table, rows }: ChunkProgress) => {
+                onChunk: ({ table, index, rows }: ChunkProgress) => {
                   if (table !== 'metric_rows') return;
-                  rowsWritten += rows;
+                  rowsWritten = rowsWrittenAfter(rowsWritten, { index, rows });
                   // The first chunk always draws, later ones at most every 100 ms.
                   progress.show(
                     `${file}: storing, ${rowsWritten.toLocaleString('en-US')} rows written`,
-                    rowsWritten === rows,
+                    index === 0,
                   );
                 },
               }

@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runStoreCommand } from '../../cli/store.ts';
+import { storeBatch } from '#utilization/store';
+import { rowsWrittenAfter, runStoreCommand } from '../../cli/store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
-import { makeBatch } from './store-fixtures.ts';
+import { instanceArn, makeBatch } from './store-fixtures.ts';
 
 let pg: TestDatabase;
 let dir: string;
@@ -67,5 +68,39 @@ describe('observatory store of a large file', () => {
     expect(await runStoreCommand([file], { databaseUrl: pg.url }, c.out)).toBe(0);
     expect(c.screen).toEqual([]);
     expect(c.errors).toEqual([]);
+  });
+
+  it('counts rows written from 0 again when a delivery is redone with upserts, never past the batch', async () => {
+    await pg.truncate();
+    // An earlier collection of the last instance only: the big batch's first row is new, so it starts with
+    // plain inserts, writes several chunks, meets these rows in its last chunk, and is redone with upserts.
+    const last = instanceArn(49);
+    const all = makeBatch({
+      resources: 50,
+      periods: 30,
+      collectedAt: new Date('2025-01-06T12:35:00Z'),
+      batchId: 'earlier',
+    });
+    const earlier = {
+      ...all,
+      resources: all.resources.filter((r) => r.resourceArn === last),
+      rows: all.rows.filter((r) => r.resourceArn === last),
+    };
+    expect((await storeBatch(pg.db, JSON.stringify(earlier))).outcome).toBe('stored');
+    const big = makeBatch({ resources: 50, periods: 30, batchId: 'large-2' });
+    const chunks: { index: number; rows: number }[] = [];
+    const result = await storeBatch(pg.db, JSON.stringify(big), {
+      chunkRows: 500,
+      onChunk: ({ table, index, rows }) => {
+        if (table === 'metric_rows') chunks.push({ index, rows });
+      },
+    });
+    expect(result.outcome).toBe('stored');
+    // The first attempt was rolled back part way: its chunks and the redo's both reported, from index 0.
+    expect(chunks.filter((c) => c.index === 0)).toHaveLength(2);
+    const counts: number[] = [];
+    for (const c of chunks) counts.push(rowsWrittenAfter(counts.at(-1) ?? 0, c));
+    expect(counts.at(-1)).toBe(3_000);
+    expect(Math.max(...counts)).toBe(3_000);
   });
 });
