@@ -15,7 +15,7 @@ import { stat } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import { createPgDb } from '#shared/db/client';
 import { explainError } from '#shared/explain-error';
-import { type ChunkProgress, type StoreResult, storeBatch } from '#utilization/store';
+import { type ChunkProgress, DEFAULT_CHUNK_ROWS, type StoreResult, storeBatch } from '#utilization/store';
 
 /** Options of `observatory store`. */
 export interface StoreCliOptions {
@@ -214,7 +214,11 @@ export function register(program: Command): void {
     .argument('<files...>', 'batch files (see docs/batch-format.md)')
     .option('--database-url <url>', 'postgres:// URL (default: $DATABASE_URL)')
     .option('--migrate', 'apply the schema migrations first')
-    .option('--chunk-rows <n>', 'rows per INSERT statement (default 500)', positiveInt('--chunk-rows'))
+    .option(
+      '--chunk-rows <n>',
+      `rows per INSERT statement, at most what fits a Data API request (default ${DEFAULT_CHUNK_ROWS.toLocaleString('en-US')})`,
+      positiveInt('--chunk-rows'),
+    )
     .option(
       '--max-file-bytes <n>',
       `refuse files larger than this (default ${DEFAULT_MAX_FILE_BYTES}: 64 MiB)`,

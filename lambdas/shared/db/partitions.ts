@@ -39,7 +39,9 @@ export async function ensureMetricPartitions(db: Db, from: Date, to: Date): Prom
 function isDuplicateTable(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
     if ((e as { code?: unknown }).code === '42P07') return true;
-    if (/SQLState: 42P07|relation "[^"]+" already exists/.test(String((e as { message?: unknown }).message))) {
+    if (
+      /SQLState: 42P07|relation "[^"]+" already exists/.test(String((e as { message?: unknown }).message))
+    ) {
       return true;
     }
   }
