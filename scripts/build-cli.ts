@@ -2,7 +2,7 @@
  * `npm run build` (and `npm ci`, through the `prepare` script): builds the `observatory` CLI ahead of
  * time into `dist/cli/`, so a run compiles no TypeScript. An ESM bundle of the project's own code
  * split per subcommand (each `import()` of cli/commands.ts becomes a chunk that only its command
- * loads); packages stay external and load from node_modules, as they would from source.
+ * loads), with the same base options as the Lambda bundles (`NODE_ESM_BUNDLE`).
  * `dist/cli/sources.json` lists the sources, so the CLI can say when it is older than them.
  *
  *   npx tsx scripts/build-cli.ts [outdir]
@@ -10,6 +10,7 @@
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type BuildOptions, build } from 'esbuild';
+import { NODE_ESM_BUNDLE } from '../lib/observability/bundling.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -22,27 +23,15 @@ export const CLI_ENTRY_FILE = 'observatory.mjs';
  */
 export function cliBuildOptions(outdir: string): BuildOptions & { metafile: true } {
   return {
+    ...NODE_ESM_BUNDLE,
     entryPoints: { observatory: join(ROOT, 'bin/cli.ts') },
     outdir,
-    outExtension: { '.js': '.mjs' },
-    chunkNames: 'chunks/[name]-[hash]',
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node22',
     // Dependencies are bundled too: one parsed file per command beats Node resolving and loading
     // hundreds of small package files. pg-native is pg's optional native binding, never installed.
     external: ['pg-native'],
-    // CommonJS dependencies call require(): give every file one (the shebang stays first).
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
     // Less to parse on every run; identifiers stay readable in the rare stack trace.
     minifyWhitespace: true,
     minifySyntax: true,
-    metafile: true,
-    logLevel: 'warning',
   };
 }
 

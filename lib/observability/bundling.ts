@@ -17,7 +17,7 @@
  * Source maps are opt-in: they double the asset and, with `--enable-source-maps`, cost parse time on
  * every cold start.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type BuildOptions, buildSync, type Metafile } from 'esbuild';
 
@@ -37,6 +37,31 @@ const LAZY_IMPORT = '#lazy/';
 export const LAMBDA_ENTRY_FILE = 'index.mjs';
 
 /**
+ * What every bundle of the project shares, the Lambda functions' and the CLI's: ESM for Node 22 with code
+ * splitting (`.mjs` files, chunks under `chunks/`), a `require()` in every file for the CommonJS
+ * dependencies that call it, and the module substitutions a bundle needs.
+ */
+export const NODE_ESM_BUNDLE = {
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
+  alias: {
+    // Its default entry reads `native.wasm` from beside itself, which a bundle does not have; the
+    // package's `bundled` entry carries the same WebAssembly inline (used by @platformatic/kafka).
+    '@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled',
+  },
+  metafile: true,
+  logLevel: 'warning',
+} as const satisfies BuildOptions;
+
+/**
  * The esbuild options of a Lambda bundle.
  * @param entry absolute path of the handler's TypeScript file
  * @param outdir directory that receives `index.mjs` and `chunks/`
@@ -48,33 +73,16 @@ export function lambdaBuildOptions(
   opts: LambdaBundleOptions = {},
 ): BuildOptions & { metafile: true } {
   return {
+    ...NODE_ESM_BUNDLE,
     entryPoints: { index: entry },
     outdir,
-    outExtension: { '.js': '.mjs' },
-    chunkNames: 'chunks/[name]-[hash]',
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node22',
     mainFields: ['module', 'main'],
     minify: true,
     sourcemap: opts.sourceMap ? 'external' : false,
     sourcesContent: false,
     // The Lambda runtime has no packages of its own we rely on: everything is bundled and pinned.
     external: [],
-    // ESM bundles still meet CommonJS dependencies that call require(): give every file one.
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-    metafile: true,
-    logLevel: 'warning',
-    alias: {
-      // Its default entry reads `native.wasm` from beside itself, which a bundle does not have; the
-      // package's `bundled` entry carries the same WebAssembly inline (used by @platformatic/kafka).
-      '@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled',
-      ...opts.alias,
-    },
+    alias: { ...NODE_ESM_BUNDLE.alias, ...opts.alias },
   };
 }
 
@@ -125,11 +133,13 @@ function mergeMetafiles(a: Metafile, b: Metafile): Metafile {
  */
 export function bundleLambda(entry: string, outdir: string, opts: LambdaBundleOptions = {}): Metafile {
   const options = lambdaBuildOptions(entry, outdir, opts);
-  // A first pass (not written) finds what the code loads lazily; the real builds follow.
-  const probe = buildSync({ ...options, write: false }).metafile;
-  const entryInput = Object.keys(probe.inputs).find((f) => resolve(f) === resolve(entry));
-  const lazy = entryInput ? lazyPackages(probe, entryInput) : new Map<string, string>();
-  if (lazy.size === 0) return buildSync(options).metafile;
+  // The plain build is the bundle of every function that loads no package lazily (most of them); for
+  // one that does, its metafile names the packages, and its files make way for the two builds.
+  const plain = buildSync(options).metafile;
+  const entryInput = Object.keys(plain.inputs).find((f) => resolve(f) === resolve(entry));
+  const lazy = entryInput ? lazyPackages(plain, entryInput) : new Map<string, string>();
+  if (lazy.size === 0) return plain;
+  for (const file of Object.keys(plain.outputs)) rmSync(resolve(file), { force: true });
 
   const name = (specifier: string) => specifier.replace(/^@/, '').replace(/[^\w.-]+/g, '-');
   const main = buildSync({

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Metafile } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -120,6 +120,17 @@ describe('Lambda bundles', () => {
     expect(lazyOf('lambdas/msk-rollback/discover-topics-handler.ts')).toEqual([
       '#lazy/platformatic-kafka.mjs',
     ]);
+  });
+
+  it('leaves in the asset exactly what its builds describe, nothing of the plain build it replaced', () => {
+    const outdir = join(work, 'probe-files');
+    const metafile = bundleLambda(join(ROOT, 'lambdas/probes/handler.ts'), outdir);
+    const onDisk = readdirSync(outdir, { recursive: true, withFileTypes: true })
+      .filter((f) => f.isFile())
+      .map((f) => join(f.parentPath, f.name))
+      .sort();
+    const described = [...Object.keys(metafile.outputs).map((f) => resolve(f)), join(outdir, 'package.json')];
+    expect(onDisk).toEqual(described.sort());
   });
 
   it('writes source maps only when asked', () => {
