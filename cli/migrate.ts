@@ -12,8 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pg from 'pg';
-import { createPgDb } from '#shared/db/client';
-import { explainError } from '#shared/explain-error';
+import { DATABASE_URL_OPTION, databaseUrl, withDatabase } from './database.ts';
 
 /** The migrations committed with this version of the code. */
 export const BUNDLED_MIGRATIONS = resolve(import.meta.dirname, '../drizzle');
@@ -68,11 +67,8 @@ export async function runMigrateCommand(
   opts: MigrateCliOptions,
   out: { log: (line: string) => void; error: (line: string) => void } = console,
 ): Promise<number> {
-  const url = opts.databaseUrl ?? process.env.DATABASE_URL;
-  if (!url) {
-    out.error('error: no database: set DATABASE_URL or pass --database-url');
-    return 2;
-  }
+  const url = databaseUrl(opts.databaseUrl, out);
+  if (!url) return 2;
   const folder = resolve(opts.migrationsFolder ?? BUNDLED_MIGRATIONS);
   let entries: JournalEntry[];
   try {
@@ -81,8 +77,7 @@ export async function runMigrateCommand(
     out.error(`error: no drizzle migrations in ${folder}: ${(err as Error).message}`);
     return 2;
   }
-  const handle = createPgDb(url, { max: 1 });
-  try {
+  return withDatabase(url, out, async (handle) => {
     const before = await appliedMigrations(url);
     await handle.migrate(folder);
     const after = await appliedMigrations(url);
@@ -94,12 +89,7 @@ export async function runMigrateCommand(
         : `nothing to apply; schema up to date (${entries.length} ${entries.length === 1 ? 'migration' : 'migrations'})`,
     );
     return 0;
-  } catch (err) {
-    out.error(`error: ${explainError(err, { databaseUrl: url })}`);
-    return 2;
-  } finally {
-    await handle.close();
-  }
+  });
 }
 
 /**
@@ -110,7 +100,7 @@ export function register(program: Command): void {
   program
     .command('migrate')
     .description('apply the utilization database schema migrations and print the ones applied')
-    .option('--database-url <url>', 'postgres:// URL (default: $DATABASE_URL)')
+    .option(...DATABASE_URL_OPTION)
     .option('--migrations-folder <dir>', 'drizzle migrations (default: the ones shipped with this version)')
     .action(async (opts: MigrateCliOptions) => {
       process.exitCode = await runMigrateCommand(opts);

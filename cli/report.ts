@@ -12,13 +12,12 @@
  */
 import { PricingClient } from '@aws-sdk/client-pricing';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { createPgDb } from '#shared/db/client';
-import { explainError } from '#shared/explain-error';
 import { AwsPriceList, CachedPrices, FailFastPrices, type PricePort } from '#utilization/pricing';
 import { buildReport } from '#utilization/report';
 import { formatReport, REPORT_FORMATS, type ReportFormat } from '#utilization/report-format';
 import { ConfigError, loadConfig } from '../lib/config/loader.ts';
 import { type UnderUsePolicy, UnderUsePolicySchema } from '../lib/config/schema.ts';
+import { DATABASE_URL_OPTION, databaseUrl, withDatabase } from './database.ts';
 
 /** Options of `observatory report`. */
 export interface ReportCliOptions {
@@ -49,11 +48,8 @@ export async function runReportCommand(
   },
   prices?: PricePort,
 ): Promise<number> {
-  const url = opts.databaseUrl ?? process.env.DATABASE_URL;
-  if (!url) {
-    out.error('error: no database: set DATABASE_URL or pass --database-url');
-    return 2;
-  }
+  const url = databaseUrl(opts.databaseUrl, out);
+  if (!url) return 2;
   let policy: UnderUsePolicy;
   try {
     policy = opts.config
@@ -70,17 +66,11 @@ export async function runReportCommand(
           new CachedPrices(new AwsPriceList(new PricingClient({ region: opts.pricingRegion }))),
         )
       : NO_PRICES);
-  const handle = createPgDb(url, { max: 1 });
-  try {
+  return withDatabase(url, out, async (handle) => {
     const report = await buildReport(handle.db, source, policy, opts.asOf ? { asOf: opts.asOf } : {});
     out.write(formatReport(report, opts.format));
     return 0;
-  } catch (err) {
-    out.error(`error: ${explainError(err, { databaseUrl: url })}`);
-    return 2;
-  } finally {
-    await handle.close();
-  }
+  });
 }
 
 /**
@@ -94,7 +84,7 @@ export function register(program: Command): void {
     .addOption(
       new Option('-f, --format <format>', 'output format').choices([...REPORT_FORMATS]).default('table'),
     )
-    .option('--database-url <url>', 'postgres:// URL (default: $DATABASE_URL)')
+    .option(...DATABASE_URL_OPTION)
     .option('-c, --config <file>', 'take the under-use policy from this config file')
     .option('--as-of <iso>', 'judge the windows ending at this instant (default: now)', (v: string) => {
       const d = new Date(v);

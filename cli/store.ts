@@ -13,9 +13,9 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
-import { createPgDb } from '#shared/db/client';
 import { explainError } from '#shared/explain-error';
 import { type ChunkProgress, DEFAULT_CHUNK_ROWS, type StoreResult, storeBatch } from '#utilization/store';
+import { DATABASE_URL_OPTION, databaseUrl, withDatabase } from './database.ts';
 
 /** Options of `observatory store`. */
 export interface StoreCliOptions {
@@ -136,15 +136,11 @@ export async function runStoreCommand(
     progress: process.stderr.isTTY ? process.stderr : undefined,
   },
 ): Promise<number> {
-  const url = opts.databaseUrl ?? process.env.DATABASE_URL;
-  if (!url) {
-    out.error('error: no database: set DATABASE_URL or pass --database-url');
-    return 2;
-  }
-  const handle = createPgDb(url, { max: 1 });
+  const url = databaseUrl(opts.databaseUrl, out);
+  if (!url) return 2;
   const counts = { stored: 0, duplicate: 0, rejected: 0, failed: 0 };
   let written = 0;
-  try {
+  const status = await withDatabase(url, out, async (handle) => {
     if (opts.migrate) await handle.migrate();
     for (const file of files) {
       const progress = progressLine(out.progress);
@@ -190,12 +186,9 @@ export async function runStoreCommand(
         out.error(`${file}: failed: ${explainError(err, { databaseUrl: url })}`);
       }
     }
-  } catch (err) {
-    out.error(`error: ${explainError(err, { databaseUrl: url })}`);
-    return 2;
-  } finally {
-    await handle.close();
-  }
+    return 0;
+  });
+  if (status !== 0) return status;
   out.log(
     `${files.length} ${files.length === 1 ? 'file' : 'files'}: ${counts.stored} stored, ${counts.duplicate} duplicate, ` +
       `${counts.rejected} rejected${counts.failed ? `, ${counts.failed} failed` : ''}; ${written} rows written`,
@@ -212,7 +205,7 @@ export function register(program: Command): void {
     .command('store')
     .description('store utilization batch files into the database (same code as the store Lambda)')
     .argument('<files...>', 'batch files (see docs/batch-format.md)')
-    .option('--database-url <url>', 'postgres:// URL (default: $DATABASE_URL)')
+    .option(...DATABASE_URL_OPTION)
     .option('--migrate', 'apply the schema migrations first')
     .option(
       '--chunk-rows <n>',
