@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runMigrateCommand } from '../../cli/migrate.ts';
 import { runReportCommand } from '../../cli/report.ts';
 import { runStoreCommand } from '../../cli/store.ts';
 import { ADMIN_URL, createTestDatabase, type TestDatabase } from '../support/postgres.ts';
@@ -25,6 +26,26 @@ beforeAll(async () => {
 afterAll(() => bare?.drop());
 
 describe('CLI database errors', () => {
+  it('store, report and migrate refuse to start without a database URL, saying how to give one', async () => {
+    const saved = process.env.DATABASE_URL;
+    delete process.env.DATABASE_URL;
+    try {
+      const runs = [
+        (out: ReturnType<typeof capture>['out']) => runStoreCommand([sample], {}, out),
+        (out: ReturnType<typeof capture>['out']) =>
+          runReportCommand({ pricing: false, pricingRegion: 'us-east-1', format: 'table' }, out),
+        (out: ReturnType<typeof capture>['out']) => runMigrateCommand({}, out),
+      ];
+      for (const run of runs) {
+        const c = capture();
+        expect(await run(c.out)).toBe(2);
+        expect(c.errors).toEqual(['error: no database: set DATABASE_URL or pass --database-url']);
+      }
+    } finally {
+      if (saved !== undefined) process.env.DATABASE_URL = saved;
+    }
+  });
+
   it('store names a missing database in at most three lines', async () => {
     const c = capture();
     expect(await runStoreCommand([sample], { databaseUrl: noSuchDb }, c.out)).toBe(2);
