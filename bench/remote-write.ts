@@ -12,7 +12,6 @@
  * fails.
  */
 import { pushTimeseries } from 'prometheus-remote-write';
-import protobuf from 'protobufjs';
 import {
   buildRequests,
   encodeWriteRequest,
@@ -22,6 +21,7 @@ import {
   type TimeSeries,
   toTimeSeries,
 } from '#shared/remote-write';
+import { WriteRequest } from '../test/support/prompb.ts';
 
 function probeLabels(i: number): Record<string, string> {
   return {
@@ -288,13 +288,6 @@ console.log(
 printTable(header, rows);
 
 // Why a hand-written encoder rather than protobufjs reflection: same bytes, less time.
-const root = protobuf.parse(`
-syntax = "proto3"; package prometheus;
-message WriteRequest { repeated TimeSeries timeseries = 1; }
-message TimeSeries { repeated Label labels = 1; repeated Sample samples = 2; }
-message Label { string name = 1; string value = 2; }
-message Sample { double value = 1; int64 timestamp = 2; }`).root;
-const WriteRequest = root.lookupType('prometheus.WriteRequest');
 const batch = chunk(toTimeSeries(workload(2000, 1)).series, 2000)[0] as TimeSeries[];
 const asObject = () => ({
   timeseries: batch.map((ts) => ({

@@ -1,4 +1,3 @@
-import protobuf from 'protobufjs';
 import snappy from 'snappyjs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,37 +13,7 @@ import {
   toSamples,
   toTimeSeries,
 } from '#shared/remote-write';
-
-// The remote-write 1.0 messages as prometheus/prompb declares them (types.proto, remote.proto), so the
-// hand-declared field numbers of the encoder are checked against the schema by protobufjs reflection.
-const PROMPB = `
-syntax = "proto3";
-package prometheus;
-message WriteRequest {
-  repeated TimeSeries timeseries = 1;
-  reserved 2;
-  repeated MetricMetadata metadata = 3;
-}
-message MetricMetadata {
-  int32 type = 1;
-  string metric_family_name = 2;
-  string help = 4;
-  string unit = 5;
-}
-message Sample {
-  double value = 1;
-  int64 timestamp = 2;
-}
-message TimeSeries {
-  repeated Label labels = 1;
-  repeated Sample samples = 2;
-}
-message Label {
-  string name = 1;
-  string value = 2;
-}
-`;
-const WriteRequest = protobuf.parse(PROMPB).root.lookupType('prometheus.WriteRequest');
+import { rng, WriteRequest } from '../support/prompb.ts';
 
 interface Decoded {
   labels: { name: string; value: string }[];
@@ -71,18 +40,6 @@ function expectSameSeries(decoded: Decoded[], series: readonly TimeSeries[]) {
       expect(Object.is(s.value, want.value)).toBe(true);
     });
   });
-}
-
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function probeSamples(series: number, points: number, seed = 1): Sample[] {

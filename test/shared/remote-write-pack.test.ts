@@ -3,7 +3,6 @@
  * (`buildRequests(toTimeSeries(...))`) and against protobufjs reflection over the prompb schema:
  * the same bytes, the same validation messages, the same cuts.
  */
-import protobuf from 'protobufjs';
 import snappy from 'snappyjs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -16,29 +15,7 @@ import {
   snappyCompress,
   toTimeSeries,
 } from '#shared/remote-write';
-
-const WriteRequest = protobuf
-  .parse(`
-syntax = "proto3";
-package prometheus;
-message WriteRequest { repeated TimeSeries timeseries = 1; }
-message TimeSeries { repeated Label labels = 1; repeated Sample samples = 2; }
-message Label { string name = 1; string value = 2; }
-message Sample { double value = 1; int64 timestamp = 2; }
-`)
-  .root.lookupType('prometheus.WriteRequest');
-
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng, WriteRequest } from '../support/prompb.ts';
 
 const VALUES = [
   Number.NaN,
