@@ -39,7 +39,11 @@ async function measureRetainedBytes(
   offsets: readonly PartitionOffsets[],
 ): Promise<RetainedBytes | { unavailable: string }> {
   const byTopic = new Map<string, number[]>();
-  for (const p of offsets) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.partition]);
+  for (const p of offsets) {
+    const partitions = byTopic.get(p.topic);
+    if (partitions) partitions.push(p.partition);
+    else byTopic.set(p.topic, [p.partition]);
+  }
   try {
     const replicas = await admin.describeReplicaLogSizes(
       [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),

@@ -151,6 +151,16 @@ describe('MskRollbackStack', () => {
     },
   );
 
+  it("lets DiscoverTopics describe every configured cluster, which the dry run's DescribeLogDirs needs", () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes('DiscoverTopics'),
+    ) as { Properties: { PolicyDocument: { Statement: Statement[] } } }[];
+    const described = policies[0]!.Properties.PolicyDocument.Statement.filter((st) =>
+      list(st.Action).includes('kafka-cluster:DescribeCluster'),
+    ).flatMap((st) => list(st.Resource));
+    expect(described.sort()).toEqual(config.clusters.map((c) => c.arn).sort());
+  });
+
   it('lets the MM2 task replicate, read its config and remote-write, and nothing else', () => {
     const policies = template.findResources('AWS::IAM::Policy');
     const taskPolicy = Object.values(policies).find((p) =>

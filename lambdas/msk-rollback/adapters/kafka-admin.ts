@@ -17,7 +17,8 @@
  * - describeReplicaLogSizes -> DescribeLogDirs, which kafkajs 2.2.4 does not implement: a second client,
  *   `@platformatic/kafka` (pure JavaScript, negotiates DescribeLogDirs v0-v4 with each broker), opened
  *   only when a dry run asks, with the same brokers, TLS and IAM token; loaded with `import()`, so it is
- *   off every function's cold path. MSK authorizes DescribeLogDirs with `kafka-cluster:DescribeCluster`.
+ *   off every function's cold path. Kafka authorizes DescribeLogDirs as DESCRIBE on the cluster,
+ *   which MSK's IAM access control grants as `kafka-cluster:DescribeCluster`.
  * - kafkajs logs go to the Powertools logger, warnings and errors only.
  * The Lambda role has the kafka-cluster actions this needs (see `lib/msk-rollback/kafka-iam.ts`).
  */
