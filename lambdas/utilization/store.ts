@@ -650,12 +650,6 @@ function isoInstant(text: string): string {
   return new Date(Date.parse(text)).toISOString();
 }
 
-/** One metric row as JSON (short keys). */
-export function metricRowJson(r: MetricRow): string {
-  const q = JSON.stringify;
-  return `{"a":${q(r.resourceArn)},"m":${q(r.metric)},"s":${q(r.statistic)},"p":${q(r.periodStart)},"d":${r.periodSeconds},"v":${q(r.value)},"u":${q(r.unit)},"t":${q(r.resourceType)}}`;
-}
-
 /** One resource as the upsert's JSON expects it. */
 export function resourceJson(r: ResourceRow): string {
   return JSON.stringify({

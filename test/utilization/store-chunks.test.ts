@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonChunks, MAX_CHUNK_BYTES, metricRowJson, requestBytes } from '#utilization/store';
+import { jsonChunks, MAX_CHUNK_BYTES, requestBytes, resourceJson } from '#utilization/store';
 import {
   canonicalChecksum,
   canonicalContent,
@@ -32,21 +32,19 @@ describe('jsonChunks', () => {
   });
 
   it('cuts by rows and by request bytes, never past MAX_CHUNK_BYTES, keeping every row once and in order', () => {
-    const rows = makeBatch({ resources: 5, periods: 100 }).rows; // 1,000 rows
-    const byRows = jsonChunks(rows, metricRowJson, 300, MAX_CHUNK_BYTES);
+    const resources = makeBatch({ resources: 1_000, periods: 1 }).resources;
+    const byRows = jsonChunks(resources, resourceJson, 300, MAX_CHUNK_BYTES);
     expect(byRows.map((c) => c.rows)).toEqual([300, 300, 300, 100]);
-    const one = requestBytes(metricRowJson(rows[0]!)) + 1;
-    const byBytes = jsonChunks(rows, metricRowJson, 10_000, 2 + one * 10);
+    const one = Math.max(...resources.map((r) => requestBytes(resourceJson(r)))) + 1;
+    const byBytes = jsonChunks(resources, resourceJson, 10_000, 2 + one * 10);
     expect(byBytes.every((c) => c.rows <= 10 && c.requestBytes <= 2 + one * 10)).toBe(true);
     for (const c of byBytes) {
       // Exact, but for the comma counted after the last row too: an estimate may only err on the safe side.
       const exact = Buffer.byteLength(JSON.stringify(c.json)) - 2;
       expect(c.requestBytes - exact).toBe(1);
     }
-    const back = byBytes.flatMap((c) => JSON.parse(c.json) as { a: string; p: string; v: number }[]);
-    expect(back.map((r) => [r.a, r.p, r.v])).toEqual(
-      rows.map((r) => [r.resourceArn, r.periodStart, r.value]),
-    );
+    const back = byBytes.flatMap((c) => JSON.parse(c.json) as { arn: string; name: string }[]);
+    expect(back.map((r) => [r.arn, r.name])).toEqual(resources.map((r) => [r.resourceArn, r.name]));
   });
 
   it('refuses a single row larger than the chunk limit, naming its size', () => {
