@@ -15,6 +15,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Command } from 'commander';
+import { migrationsFolder, packagedPath } from '#shared/packaged';
 import type { DoctorDeps } from './doctor/run.ts';
 
 /** Options of `observatory doctor` as commander parses them. */
@@ -23,7 +24,8 @@ export interface DoctorCliOptions {
   json?: boolean;
 }
 
-const ROOT = join(import.meta.dirname, '..');
+/** The Monitoring stack's rule files, inside the package (the built CLI carries a copy). */
+export const RULES_DIR = join('lib', 'observability', 'rules');
 
 /**
  * Names of the rule-groups namespaces the Monitoring stack loads: one per `lib/observability/rules/*.yml`
@@ -31,16 +33,16 @@ const ROOT = join(import.meta.dirname, '..');
  * aws-cdk-lib and so is not loaded here).
  * @param dir the rules directory
  */
-export function ruleNamespaces(dir = join(ROOT, 'lib/observability/rules')): string[] {
+export function ruleNamespaces(dir = packagedPath(RULES_DIR)): string[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.yml') && !f.endsWith('.test.yml'))
     .sort()
     .map((f) => basename(f, '.yml'));
 }
 
-/** The committed migrations, from drizzle/meta/_journal.json. */
+/** The migrations shipped with this version, from their drizzle/meta/_journal.json. */
 export function readJournal(
-  file = join(ROOT, 'drizzle/meta/_journal.json'),
+  file = join(migrationsFolder(), 'meta', '_journal.json'),
 ): { tag: string; when: number }[] {
   const journal = JSON.parse(readFileSync(file, 'utf8')) as { entries: { tag: string; when: number }[] };
   return journal.entries.map((e) => ({ tag: e.tag, when: e.when })).sort((a, b) => a.when - b.when);

@@ -12,15 +12,13 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pg from 'pg';
+import { migrationsFolder } from '#shared/packaged';
 import { DATABASE_URL_OPTION, databaseUrl, withDatabase } from './database.ts';
-
-/** The migrations committed with this version of the code. */
-export const BUNDLED_MIGRATIONS = resolve(import.meta.dirname, '../drizzle');
 
 /** Options of `observatory migrate`. */
 export interface MigrateCliOptions {
   databaseUrl?: string;
-  /** @default BUNDLED_MIGRATIONS */
+  /** @default migrationsFolder - the migrations shipped with this version (`$MIGRATIONS_FOLDER` overrides) */
   migrationsFolder?: string;
 }
 
@@ -69,12 +67,17 @@ export async function runMigrateCommand(
 ): Promise<number> {
   const url = databaseUrl(opts.databaseUrl, out);
   if (!url) return 2;
-  const folder = resolve(opts.migrationsFolder ?? BUNDLED_MIGRATIONS);
+  let folder: string | undefined;
   let entries: JournalEntry[];
   try {
+    folder = opts.migrationsFolder ? resolve(opts.migrationsFolder) : migrationsFolder();
     entries = await journal(folder);
   } catch (err) {
-    out.error(`error: no drizzle migrations in ${folder}: ${(err as Error).message}`);
+    out.error(
+      folder
+        ? `error: no drizzle migrations in ${folder}: ${(err as Error).message}`
+        : `error: ${(err as Error).message}`,
+    );
     return 2;
   }
   return withDatabase(url, out, async (handle) => {

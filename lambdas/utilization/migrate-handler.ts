@@ -13,19 +13,20 @@
  * ones, and drops the months older than the retention (`RETENTION_DAYS`, `utilization.retentionDays`).
  *
  * Environment: `DB_CLUSTER_ARN`, `DB_SECRET_ARN`, `DB_NAME` (Data API) or `DATABASE_URL`;
- * `RETENTION_DAYS` (default 400); `MIGRATIONS_FOLDER` (default `drizzle` under the working directory, i.e. /var/task/drizzle: the bundle
- * must copy the folder there).
+ * `RETENTION_DAYS` (default 400); `MIGRATIONS_FOLDER` (default: the `drizzle/` folder the asset carries beside
+ * the bundle, /var/task/drizzle, found from the bundle's own location by `migrationsFolder`).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { z } from 'zod';
-import { type DbHandle, dbFromEnv, defaultMigrationsFolder, retryWhileResuming } from '#shared/db/client';
+import { type DbHandle, dbFromEnv, retryWhileResuming } from '#shared/db/client';
 import {
   DEFAULT_RETENTION_DAYS,
   maintainMetricPartitions,
   retentionDaysFromEnv,
 } from '#shared/db/partitions';
+import { migrationsFolder as shippedMigrations } from '#shared/packaged';
 import { logger, observed, traced } from '#shared/powertools';
 
 /** Physical ID of the migrations resource; constant so an Update never replaces it. */
@@ -70,7 +71,7 @@ export interface MigrateOptions {
 /**
  * The handler before the Middy chain.
  * @param database the database, or a function that opens it on first use
- * @param migrationsFolder the migrations folder (default: `defaultMigrationsFolder()` when the event arrives)
+ * @param migrationsFolder the migrations folder (default: the ones shipped in the function's asset, looked up when the event arrives)
  * @param options retention of metric rows
  */
 export function createMigrateHandler(
@@ -87,7 +88,7 @@ export function createMigrateHandler(
       logger.info('delete: migrations are left in place');
       return { PhysicalResourceId: event.PhysicalResourceId ?? MIGRATIONS_RESOURCE_ID };
     }
-    const folder = migrationsFolder ?? defaultMigrationsFolder();
+    const folder = migrationsFolder ?? shippedMigrations();
     const tags = migrationTags(folder);
     logger.info('applying migrations', { requestType: event.RequestType, folder, migrations: tags });
     await retryWhileResuming(() => open().migrate(folder));

@@ -232,7 +232,6 @@ export class UtilizationStack extends Stack {
       bundledDirs: { drizzle: MIGRATIONS_DIR },
       environment: {
         ...dataApiEnv,
-        MIGRATIONS_FOLDER: '/var/task/drizzle',
         RETENTION_DAYS: String(config.retentionDays),
       },
     });

@@ -5,7 +5,6 @@
  * RDS Data API in Lambda (no VPC attachment, no connection pool to exhaust). Both are drizzle `PgDatabase`s
  * over the same schema, so the store and report code is written once against `Db`.
  */
-import { resolve } from 'node:path';
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { drizzle as drizzleDataApi } from 'drizzle-orm/aws-data-api/pg';
 import { migrate as migrateDataApi } from 'drizzle-orm/aws-data-api/pg/migrator';
@@ -13,6 +12,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { migrationsFolder } from '#shared/packaged';
 import { logger } from '#shared/powertools';
 import { type Schema, schema } from './schema.ts';
 
@@ -26,15 +26,10 @@ export type DbDriver = 'node-postgres' | 'data-api';
 export interface DbHandle {
   readonly db: Db;
   readonly driver: DbDriver;
-  /** Applies the committed migrations (idempotent). */
+  /** Applies the migrations in a folder (idempotent). @default migrationsFolder - the ones shipped with the code */
   migrate(migrationsFolder?: string): Promise<void>;
   /** Releases connections (no-op for the Data API). */
   close(): Promise<void>;
-}
-
-/** Where the generated migrations live: `$MIGRATIONS_FOLDER`, else `drizzle/` under the working directory. */
-export function defaultMigrationsFolder(): string {
-  return resolve(process.env.MIGRATIONS_FOLDER ?? 'drizzle');
 }
 
 /**
@@ -57,7 +52,7 @@ export function createPgDb(url: string, opts: { max?: number } = {}): DbHandle {
   return {
     db,
     driver: 'node-postgres',
-    migrate: (folder) => migratePg(db, { migrationsFolder: folder ?? defaultMigrationsFolder() }),
+    migrate: (folder) => migratePg(db, { migrationsFolder: folder ?? migrationsFolder() }),
     close: () => pool.end(),
   };
 }
@@ -83,7 +78,7 @@ export function createDataApiDb(
   return {
     db,
     driver: 'data-api',
-    migrate: (folder) => migrateDataApi(db, { migrationsFolder: folder ?? defaultMigrationsFolder() }),
+    migrate: (folder) => migrateDataApi(db, { migrationsFolder: folder ?? migrationsFolder() }),
     close: async () => {},
   };
 }
