@@ -307,10 +307,6 @@ async function runHop(
             ),
           ),
         );
-        // Timed from just before connect(2), as the TCP probe times its attempts (see tcp.ts).
-        tcp.once('connectionAttempt', () => {
-          t = process.hrtime.bigint();
-        });
         tcp.connect({ host: address, port, family, autoSelectFamily: false });
       }),
       'connect',

