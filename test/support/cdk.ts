@@ -32,15 +32,17 @@ export const EXAMPLE_CONFIG = join(import.meta.dirname, '../../config/example.ya
 /**
  * Builds and synthesizes the app with cdk-nag on, without bundling Lambda code (fast, offline).
  * @param config a config object or the path of a YAML file
+ * @param opts.bundle bundle the Lambda code as `cdk synth` does (slow)
+ * @param opts.context more app context (e.g. `aws:cdk:enable-asset-metadata`, which the CDK CLI sets)
  */
 export function synthApp(
   config: ObservatoryConfig | string = EXAMPLE_CONFIG,
-  opts: { bundle?: boolean } = {},
+  opts: { bundle?: boolean; context?: Record<string, unknown> } = {},
 ): SynthResult {
   const outdir = mkdtempSync(join(tmpdir(), 'observatory-cdk-'));
   const app = new App({
     outdir,
-    context: opts.bundle ? {} : { 'aws:cdk:bundling-stacks': [] },
+    context: { ...(opts.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...opts.context },
   });
   const stacks = buildApp(app, typeof config === 'string' ? loadConfig(config) : config);
   let findings: NagFinding[] = [];
