@@ -2,6 +2,10 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { METRIC as MSK_ROLLBACK_METRICS } from '../../lambdas/msk-rollback/metrics.ts';
+import { PROBE_METRICS } from '../../lambdas/probes/samples.ts';
+import { SELF_METRICS } from '../../lambdas/shared/self-metrics.ts';
+import { GAUGES as UTILIZATION_GAUGES } from '../../lambdas/utilization/report-gauges.ts';
 import { DEFAULT_RUNBOOK_BASE_URL, ObservatoryConfigSchema } from '../../lib/config/schema.ts';
 import { listRuleFiles, renderRuleFile } from '../../lib/observability/monitoring-stack.ts';
 import { documentedKeys, headingAnchors, markdownLinks, schemaKeys } from '../support/docs.ts';
@@ -67,6 +71,22 @@ describe('config reference (docs/configuration.md)', () => {
     const known = new Set(schema);
     expect([...documented].filter((key) => !known.has(key))).toEqual([]);
   });
+});
+
+describe('metric names in the guides', () => {
+  const cases: [string, Record<string, string>][] = [
+    ['docs/probes.md', PROBE_METRICS],
+    ['docs/utilization.md', UTILIZATION_GAUGES],
+    ['docs/msk-rollback.md', MSK_ROLLBACK_METRICS],
+    ['docs/operating.md', SELF_METRICS],
+  ];
+  for (const [doc, metrics] of cases) {
+    it(`names every metric of its capability in ${doc}`, () => {
+      const text = read(doc);
+      // In code, as a whole name: `probe_tcp_connect_seconds` does not count for probe_tcp_connect.
+      expect(Object.values(metrics).filter((name) => !new RegExp(`\`${name}(?!\\w)`).test(text))).toEqual([]);
+    });
+  }
 });
 
 describe('links of README.md and docs/*.md', () => {
