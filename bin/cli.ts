@@ -7,8 +7,9 @@
  * invoked subcommand. `npx tsx bin/cli.ts` runs the same program from source.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { enableCompileCache } from 'node:module';
-import { programFor } from '../cli/commands.ts';
+// A namespace import: a named import of a function an older Node lacks would fail before any check.
+import * as nodeModule from 'node:module';
+import { nodeVersionProblem, programFor } from '../cli/commands.ts';
 
 // The built CLI records its sources (scripts/build-cli.ts): say so when one changed since the build.
 function warnIfStale(): void {
@@ -23,9 +24,14 @@ function warnIfStale(): void {
 }
 
 async function main(): Promise<void> {
+  const tooOld = nodeVersionProblem(process.versions.node);
+  if (tooOld) {
+    console.error(tooOld);
+    process.exit(2);
+  }
   // V8's on-disk code cache (Node 22): from the second run on, the invoked subcommand's modules (yaml,
   // zod, the probe engine) are not compiled again.
-  enableCompileCache?.();
+  nodeModule.enableCompileCache?.();
   warnIfStale();
   const args = process.argv.slice(2);
   const program = await programFor(args);

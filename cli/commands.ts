@@ -102,3 +102,16 @@ export async function programFor(args: readonly string[]): Promise<Command> {
   else for (const c of COMMANDS) program.command(c.name).description(c.description);
   return program;
 }
+
+/** The oldest Node.js major the CLI runs on (package.json `engines`, the Lambda runtime). */
+export const MIN_NODE_MAJOR = 22;
+
+/**
+ * Why the CLI cannot run on this Node.js, or undefined when it can.
+ * @param version `process.versions.node`, e.g. `20.20.2`
+ */
+export function nodeVersionProblem(version: string): string | undefined {
+  const major = Number(version.split('.')[0]);
+  if (major >= MIN_NODE_MAJOR) return undefined;
+  return `observatory needs Node.js ${MIN_NODE_MAJOR} or later, this is ${version}: install Node.js ${MIN_NODE_MAJOR}, or run it through npx or npm run in the repository, which put its node@${MIN_NODE_MAJOR} first on PATH`;
+}

@@ -4,10 +4,15 @@
  * ```sh
  * observatory config config/prod.yaml
  * ```
- * Exit status: 0 when the file is valid, 1 when it is not (every problem printed by path).
+ * Exit status: 0 when the file is valid, 1 when it is not (every problem printed by path), 2 when no
+ * file is given and there is no `config/example.yaml` in the working directory.
  */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../lib/config/loader.ts';
+
+/** What `observatory config` reads when given no file: the repository's example, from its root. */
+export const DEFAULT_CONFIG_FILE = 'config/example.yaml';
 
 /**
  * Registers `observatory config` on the program.
@@ -17,8 +22,16 @@ export function register(program: Command): void {
   program
     .command('config')
     .description('validate a config file and print a summary of what it enables')
-    .argument('[file]', 'config file', 'config/example.yaml')
-    .action((file: string) => {
+    .argument('[file]', `config file (default: ${DEFAULT_CONFIG_FILE}, in a checkout of the repository)`)
+    .action((given: string | undefined) => {
+      const file = given ?? DEFAULT_CONFIG_FILE;
+      // Outside a checkout there is no example: say what to pass instead of a bare ENOENT.
+      if (given === undefined && !existsSync(file)) {
+        console.error(
+          `observatory config: no file given and there is no ${DEFAULT_CONFIG_FILE} in ${process.cwd()}; name the file: observatory config FILE`,
+        );
+        process.exit(2);
+      }
       const c = loadConfig(file);
       console.log(`${file}: valid`);
       console.log(

@@ -118,6 +118,13 @@ const USES: Record<string, (ctx: UseContext) => Promise<void>> = {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('observatory.yaml: valid');
+    // Without a file, outside a checkout: one line that says what to pass, not an ENOENT.
+    const bare = await observatory('config');
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toBe('');
+    expect(bare.stderr).toBe(
+      `observatory config: no file given and there is no config/example.yaml in ${cwd}; name the file: observatory config FILE\n`,
+    );
   },
 
   async probe({ observatory }) {

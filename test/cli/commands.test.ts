@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMANDS, invoked, programFor, rootProgram } from '../../cli/commands.ts';
+import { COMMANDS, invoked, nodeVersionProblem, programFor, rootProgram } from '../../cli/commands.ts';
 import { buildCli, cliBuildOptions } from '../../scripts/build-cli.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -35,6 +35,17 @@ describe('observatory command table', () => {
     const program = await programFor(['--help']);
     expect(program.commands.map((c) => c.name())).toEqual(COMMANDS.map((c) => c.name));
     expect(program.commands.every((c) => c.options.length === 0)).toBe(true);
+  });
+});
+
+describe('nodeVersionProblem', () => {
+  it('refuses a Node.js older than 22 in one line that says what to do, and accepts 22 and later', () => {
+    expect(nodeVersionProblem('20.20.2')).toBe(
+      'observatory needs Node.js 22 or later, this is 20.20.2: install Node.js 22, or run it through npx or npm run in the repository, which put its node@22 first on PATH',
+    );
+    expect(nodeVersionProblem('21.7.3')).toMatch(/^observatory needs Node\.js 22 or later, this is 21\.7\.3/);
+    expect(nodeVersionProblem('22.0.0')).toBeUndefined();
+    expect(nodeVersionProblem('24.1.0')).toBeUndefined();
   });
 });
 
