@@ -171,7 +171,7 @@ export async function runDoctor(config: ObservatoryConfig, deps: DoctorDeps): Pr
     return c;
   };
   const rows: CheckResult[] = [];
-  const permissions = 'check that your credentials may read it (see README "observatory doctor")';
+  const permissions = 'check that your credentials may read it (see docs/operating.md, "observatory doctor")';
 
   // --- credentials and account ----------------------------------------------------------------------
   const identity = await clients(home).sts.send(new GetCallerIdentityCommand({}));

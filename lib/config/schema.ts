@@ -246,7 +246,7 @@ export const UtilizationSchema = z.strictObject({
     .string()
     .regex(/^[\w+=,.@-]{1,64}$/)
     .default('InfraObservatoryReader'),
-  /** External ID required by member roles; stored in Secrets Manager when set. */
+  /** External ID required by member roles; the collector sends it with every AssumeRole. */
   externalId: z.string().min(2).max(1224).optional(),
   accounts: z
     .array(z.strictObject({ id: accountId, name }))
@@ -408,7 +408,7 @@ export const LOG_RETENTION_DAYS: readonly number[] = [
 
 /** Where runbook links point unless `monitoring.runbookBaseUrl` says otherwise. */
 export const DEFAULT_RUNBOOK_BASE_URL =
-  'https://github.com/infra-observatory/infra-observatory/blob/main/README.md';
+  'https://github.com/infra-observatory/infra-observatory/blob/main/docs/runbooks.md';
 
 /**
  * The AMP workspace: `{ create: true, alias }` creates one, `{ workspaceId }` imports one. One strict
@@ -460,7 +460,7 @@ export const MonitoringSchema = z.strictObject({
   /**
    * Base of the `runbook_url` annotation of every alert: the alert name, lower-cased, is appended as
    * the anchor (`<base>#probetargetdown`).
-   * @default the README of the project repository
+   * @default docs/runbooks.md of the project repository
    */
   runbookBaseUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_RUNBOOK_BASE_URL),
   /**

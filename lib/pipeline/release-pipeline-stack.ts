@@ -56,7 +56,7 @@ class EnvironmentStage extends Stage {
 export function synthCommands(configFile: string): string[] {
   return [
     'npm ci --no-audit --no-fund',
-    // The README's test command: lint, type check, unit and integration tests (Postgres, Prometheus).
+    // The test command of docs/developing.md: lint, type check, unit and integration tests (Postgres, Prometheus).
     'npm test',
     `npx cdk synth --no-notices -c config=${configFile}`,
   ];

@@ -93,7 +93,7 @@ async function doctor(opts: { json?: boolean; overrides?: Partial<DoctorDeps>; c
 }
 
 describe('observatory doctor on the fake estate', () => {
-  it('prints the example report of the README', async () => {
+  it('prints the example report of docs/operating.md', async () => {
     const { code, out } = await doctor({ json: false });
     expect(code).toBe(1);
     const lines = out.split('\n');
@@ -106,7 +106,7 @@ describe('observatory doctor on the fake estate', () => {
     for (const [i, l] of lines.entries())
       if (/ (FAIL|WARN) /.test(l)) expect(lines[i + 1]).toMatch(/^ +fix: /);
     expect(lines.at(-1)).toBe('33 checks: 29 ok, 2 warn, 2 fail');
-    // The README's example run is this output.
+    // The example run in docs/operating.md is this output.
     if (process.env.PRINT_DOCTOR_EXAMPLE) console.log(out);
   });
 

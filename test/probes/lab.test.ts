@@ -56,13 +56,18 @@ describe('tcp probe in the network lab', () => {
   it('measures a tcp connect p50 within 2 ms of a 20 ms round trip over 30 attempts', async () => {
     await lab.setLoss(0);
     await lab.setDelay(20);
+    // The truth is what ping measures over the same path at the same time: the delayer is a userspace
+    // process, so on a busy machine the path itself is slower than the 20 ms asked for.
+    const before = median((await lab.ping(10, 0.05)).times);
 
     const { results } = await probeFromClient([{ attempts: 30, timeoutMs: 500, intervalMs: 20 }]);
     const [result] = results;
+    const after = median((await lab.ping(10, 0.05)).times);
 
     expect(result!.successes).toBe(30);
     expect(result!.stats).not.toBeNull();
-    expect(Math.abs(result!.stats!.p50Ms - 20)).toBeLessThanOrEqual(2);
+    expect(result!.stats!.p50Ms).toBeGreaterThanOrEqual(Math.min(before, after) - 2);
+    expect(result!.stats!.p50Ms).toBeLessThanOrEqual(Math.max(before, after) + 2);
     // Every sample includes the injected delay: a connect faster than the truth would be a lab or timer bug.
     expect(result!.stats!.minMs).toBeGreaterThanOrEqual(20);
   });

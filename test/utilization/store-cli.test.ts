@@ -37,7 +37,7 @@ afterAll(async () => {
   await pg?.drop();
 });
 
-describe('observatory store and report (the README quick demo)', () => {
+describe('observatory store and report (the quick demo of docs/utilization.md)', () => {
   it('stores files, says what happened to each, and exits 1 when one is rejected', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(

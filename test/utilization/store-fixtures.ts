@@ -94,11 +94,11 @@ export function makeBatch(o: MakeBatchOptions = {}): Batch {
   };
 }
 
-/** Where the README's quick-demo batch file lives. */
+/** Where the quick-demo batch file of docs/utilization.md lives. */
 export const SAMPLE_BATCH_FILE = new URL('../fixtures/batches/ec2-eu-west-1-sample.json', import.meta.url);
 
 /**
- * The README quick-demo batch: two EC2 instances over the 14 days before 2025-01-20T00:00Z, hourly.
+ * The quick-demo batch of docs/utilization.md: two EC2 instances over the 14 days before 2025-01-20T00:00Z, hourly.
  * `web-idle` (m5.large) idles at 1-3% CPU with a trickle of traffic; `api-busy` (m5.xlarge) works.
  * Deterministic (no randomness), so the committed file can be checked against it.
  */
