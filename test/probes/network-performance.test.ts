@@ -240,7 +240,13 @@ describe('AWS network performance handler', () => {
       expect(c.EndTime!.getTime()).toBeGreaterThanOrEqual(before);
     }
     // the pairs into euw1-az5 have no point: AWS has not published them (yet)
-    expect(r).toMatchObject({ pairs: 13, requests: 3, samples: 11 * 3, samplesFailed: 0, remoteWriteOk: true });
+    expect(r).toMatchObject({
+      pairs: 13,
+      requests: 3,
+      samples: 11 * 3,
+      samplesFailed: 0,
+      remoteWriteOk: true,
+    });
     expect(r.empty).toEqual([
       { scope: 'az', region: 'eu-west-1', source: 'euw1-az4', destination: 'euw1-az5' },
       { scope: 'az', region: 'eu-west-1', source: 'euw1-az6', destination: 'euw1-az5' },

@@ -137,11 +137,14 @@ describe('AWS network performance (probes.awsNetworkPerformance)', () => {
         .map((p) => `${p} aggregate-latency/p50`)
         .sort(),
     );
+    // us-east-1: every ordered pair of its configured AZ IDs, and the pair to eu-west-1
+    const ids = config.probes!.regions[1]!.availabilityZones.map((az) => az.id);
     expect(subscriptions(use1!).sort()).toEqual(
-      ['use1-az1>use1-az2', 'use1-az2>use1-az1', 'us-east-1>eu-west-1']
+      [...ids.flatMap((a) => ids.filter((b) => b !== a).map((b) => `${a}>${b}`)), 'us-east-1>eu-west-1']
         .map((p) => `${p} aggregate-latency/p50`)
         .sort(),
     );
+    expect(subscriptions(use1!)).toHaveLength(ids.length * (ids.length - 1) + 1);
   });
 
   it('reads them every 5 minutes from a function in the first probe subnet, https egress only, that may write to AMP and read the data', () => {
