@@ -207,6 +207,11 @@ export const ProbeEventSchema = z.strictObject({
   discovery: ProbeDiscoverySchema,
   ...probeSettings,
   mesh: z.optional(ProbeMeshSchema),
+  /**
+   * AZ ID of each AZ name the deployment probes from (names differ between accounts, IDs do not):
+   * a target whose AZ is known gets its ID as `target_az_id`, the key AWS's own figures use.
+   */
+  zoneIds: z.optional(z.record(z.string(), z.string())),
   /** Pause between TCP attempts. @default 100 */
   intervalMs: z.optional(z.int().check(z.minimum(0), z.maximum(10_000))),
   /** TCP connect time above which an attempt counts as a SYN retransmission. @default 900 */

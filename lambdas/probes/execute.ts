@@ -108,8 +108,12 @@ export async function executeProbeRun(event: ProbeEvent, ports: ExecutePorts): P
         }
       : raced;
 
+  const zoneIds = event.zoneIds ?? {};
   const run = await runProbes({
-    targets: discovery.targets,
+    targets: discovery.targets.map((t) => {
+      const azId = t.az === undefined ? undefined : zoneIds[t.az];
+      return azId === undefined ? t : { ...t, azId };
+    }),
     attempts: event.attempts,
     timeoutMs: event.timeoutMs,
     concurrency: event.concurrency,

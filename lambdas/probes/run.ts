@@ -37,7 +37,7 @@ export interface Probers {
 
 /** The outcome of probing one address of a target (or the target itself, for DNS and unresolved names). */
 export interface ProbeOutcome {
-  readonly target: ProbeTarget & { readonly origin?: DiscoveredTarget['origin'] };
+  readonly target: ProbeTarget & { readonly origin?: DiscoveredTarget['origin']; readonly azId?: string };
   /** Address probed; empty for DNS targets and names that did not resolve. */
   readonly address: string;
   readonly family?: IpFamily;

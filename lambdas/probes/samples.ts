@@ -123,6 +123,7 @@ export function outcomeLabels(source: ProbeSource, outcome: ProbeOutcome): Recor
   };
   if (t.region) labels.target_region = t.region;
   if (t.az) labels.target_az = t.az;
+  if (t.azId) labels.target_az_id = t.azId;
   if (outcome.address) labels.address = outcome.address;
   if (outcome.family) labels.ip_family = `ipv${outcome.family}`;
   return labels;

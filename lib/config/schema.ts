@@ -169,6 +169,19 @@ export const ProbesSchema = z
     regions: z.array(ProbeRegionSchema).min(1, 'expected at least one probe region'),
     targets: z.array(ProbeTargetSchema).default([]),
     discovery: ProbeDiscoverySchema,
+    /**
+     * AWS's own latency reference next to the probes: subscribe to AWS Network Manager
+     * Infrastructure Performance for every AZ-ID pair of each probe region and every pair of probe
+     * regions, and pull its p50 into AMP (`aws_network_performance_*`).
+     */
+    awsNetworkPerformance: z
+      .strictObject({
+        /** Off by default: the subscriptions are account settings another team may own. */
+        enabled: z.boolean().default(false),
+        /** AWS publishes 5-minute windows; a shorter rate only rereads the same window. */
+        schedule: schedule.default('rate(5 minutes)'),
+      })
+      .default({ enabled: false, schedule: 'rate(5 minutes)' }),
   })
   .superRefine((probes, ctx) => {
     unique(

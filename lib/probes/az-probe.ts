@@ -2,14 +2,13 @@
  * AzProbe: the probe function of one Availability Zone, attached to that AZ's subnet and scheduled.
  */
 import { join } from 'node:path';
-import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { z } from 'zod';
@@ -17,6 +16,7 @@ import type { AvailabilityZoneSchema } from '../config/schema.ts';
 import { acknowledgeUnreadRouteTables } from '../observability/nag.ts';
 import { METRICS_NAMESPACE, ObservedFunction } from '../observability/observed-function.ts';
 import { PROBE_PLAN_FILE, type ProbePlan } from './probe-plan.ts';
+import { scheduledInvoke } from './scheduled-invoke.ts';
 
 /** Entry of the probe handler. */
 export const PROBE_HANDLER_ENTRY = join(import.meta.dirname, '../../lambdas/probes/handler.ts');
@@ -139,28 +139,12 @@ export class AzProbe extends Construct {
         'X-Ray PutTraceSegments, the Lambda VPC ENI actions, ec2:DescribeInstances/DescribeVpcEndpoints and Cloud Map List*/DiscoverInstances support no resource-level permissions (Service Authorization Reference); every write is scoped to one AMP workspace ARN',
     });
 
-    const schedulerRole = new iam.Role(this, 'SchedulerRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-      }),
-      description: `invokes the probe function of ${az.name}`,
-    });
-    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+    this.schedule = scheduledInvoke(this, {
+      function: this.probe.function,
+      schedule: props.schedule,
       description: `network probes from ${az.name}`,
-      schedule: scheduler.ScheduleExpression.expression(props.schedule),
-      target: new targets.LambdaInvoke(this.probe.function, {
-        input: scheduler.ScheduleTargetInput.fromObject({
-          source: { region: props.plan.region, az: az.name, azId: az.id },
-        }),
-        retryAttempts: 0,
-        maxEventAge: Duration.seconds(60),
-        role: schedulerRole,
-      }),
-    });
-    Validations.of(schedulerRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.probe.function.node.defaultChild as CfnElement)}.Arn>:*]`,
-      reason:
-        'lambda:InvokeFunction granted by the scheduler target on this one function and its versions/aliases (<function-arn>:*), nothing else',
+      roleDescription: `invokes the probe function of ${az.name}`,
+      input: { source: { region: props.plan.region, az: az.name, azId: az.id } },
     });
 
     const metric = (metricName: string) =>

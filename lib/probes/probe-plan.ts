@@ -17,6 +17,8 @@ export interface ProbePlan {
   readonly concurrency: number;
   readonly targets: ProbeTargetConfig[];
   readonly discovery: ProbesConfig['discovery'];
+  /** AZ name -> AZ ID of every probe region's AZs (for `target_az_id`). */
+  readonly zoneIds: Record<string, string>;
 }
 
 /**
@@ -33,6 +35,9 @@ export function buildProbePlan(probes: ProbesConfig, region: ProbeRegionConfig):
     concurrency: probes.concurrency,
     targets: probes.targets.filter((t) => !t.from || t.from.includes(region.region)),
     discovery: probes.discovery,
+    zoneIds: Object.fromEntries(
+      probes.regions.flatMap((r) => r.availabilityZones.map((az) => [az.name, az.id])),
+    ),
   };
 }
 

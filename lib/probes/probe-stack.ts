@@ -12,6 +12,7 @@ import type { Construct } from 'constructs';
 import type { ProbeRegionConfig, ProbesConfig } from '../config/schema.ts';
 import { acknowledgeUnreadRouteTables } from '../observability/nag.ts';
 import { AzProbe } from './az-probe.ts';
+import { AwsNetworkPerformance } from './network-performance.ts';
 import { buildProbePlan, egressPorts } from './probe-plan.ts';
 
 /** Props of {@link ProbeStack}. */
@@ -43,6 +44,8 @@ export class ProbeStack extends Stack {
   public readonly alertTopic: sns.ITopic;
   /** The AMP interface endpoint, when configured. */
   public readonly ampEndpoint?: ec2.InterfaceVpcEndpoint;
+  /** AWS's latency reference of this region, when `probes.awsNetworkPerformance.enabled`. */
+  public readonly awsNetworkPerformance?: AwsNetworkPerformance;
 
   constructor(scope: Construct, id: string, props: ProbeStackProps) {
     super(scope, id, props);
@@ -107,6 +110,18 @@ export class ProbeStack extends Stack {
           logRetention: props.logRetention,
         }),
       );
+    }
+    if (props.probes.awsNetworkPerformance.enabled) {
+      this.awsNetworkPerformance = new AwsNetworkPerformance(this, 'AwsNetworkPerformance', {
+        probes: props.probes,
+        region,
+        vpc,
+        remoteWriteUrl: props.remoteWriteUrl,
+        workspaceArn: props.workspaceArn,
+        ampRegion: props.ampRegion,
+        alertTopic: this.alertTopic,
+        logRetention: props.logRetention,
+      });
     }
   }
 

@@ -409,6 +409,14 @@ const CASES: Record<string, (f: SynthesizedFunction) => Promise<void>> = {
     await probeCase(f);
   },
 
+  async 'Observatory-Probes-eu-west-1/AwsNetworkPerformance'(f) {
+    await networkPerformanceCase(f);
+  },
+
+  async 'Observatory-Probes-us-east-1/AwsNetworkPerformance'(f) {
+    await networkPerformanceCase(f);
+  },
+
   async 'Observatory-Utilization/Migrate'(f) {
     const db = await createTestDatabase({ migrate: false });
     const api = serveDataApi(db);
@@ -894,6 +902,45 @@ async function probeCase(f: SynthesizedFunction) {
   const probeSeries = mine.flatMap((w) => w.series).filter((s) => s.labels.target !== undefined);
   expect(probeSeries.length).toBeGreaterThan(0);
   expect(new Set(probeSeries.map((s) => s.labels.source_az_id))).toEqual(new Set([event.source.azId]));
+}
+
+/**
+ * The AWS network performance reader: its bundled pairs read, each answered in the EC2 query
+ * protocol's XML, and one sample per pair and gauge remote-written.
+ */
+async function networkPerformanceCase(f: SynthesizedFunction) {
+  const end = new Date(Math.floor(Date.now() / 300_000) * 300_000);
+  aws.on('aps', answerRemoteWrite);
+  aws.on('ec2', (req) => {
+    if (req.operation !== 'GetAwsNetworkPerformanceData') return undefined;
+    const items = [...req.form!.keys()]
+      .flatMap((k) => /^DataQuer\w*\.(\d+)\.Id$/.exec(k)?.[1] ?? [])
+      .map((n) => {
+        const q = (field: string) => req.form!.get(`DataQuery.${n}.${field}`) ?? '';
+        return `<item><id>${q('Id')}</id><source>${q('Source')}</source><destination>${q('Destination')}</destination><metric>aggregate-latency</metric><statistic>p50</statistic><period>five-minutes</period><metricPointSet><item><startDate>${new Date(end.getTime() - 300_000).toISOString()}</startDate><endDate>${end.toISOString()}</endDate><value>0.41</value><status>OK</status></item></metricPointSet></item>`;
+      });
+    return ec2Xml('GetAwsNetworkPerformanceData', `<dataResponseSet>${items.join('')}</dataResponseSet>`);
+  });
+  const pairs = JSON.parse(
+    readFileSync(join(f.assetDir, 'network-performance-pairs.json'), 'utf8'),
+  ) as unknown[];
+  expect(pairs.length).toBeGreaterThan(0);
+  const before = written.length;
+  const r = await invoke(f, {});
+  expect(r.error).toBeUndefined();
+  expect(r.result).toMatchObject({
+    pairs: pairs.length,
+    empty: [],
+    samples: pairs.length * 3,
+    remoteWriteOk: true,
+  });
+  const mine = written.slice(before);
+  expect(mine.every((w) => w.signed)).toBe(true);
+  const latency = mine
+    .flatMap((w) => w.series)
+    .filter((s) => s.labels.__name__ === 'aws_network_performance_latency_p50_seconds');
+  expect(latency.map((s) => s.value)).toEqual(pairs.map(() => 0.00041));
+  expect(new Set(latency.map((s) => s.labels.source_region))).toEqual(new Set([f.region]));
 }
 
 function resourceForType(f: SynthesizedFunction, type: string): Record<string, unknown> {

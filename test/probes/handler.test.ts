@@ -105,6 +105,8 @@ describe('probe handler', () => {
       concurrency: 4,
       intervalMs: 10,
       mesh: { vpcEndpointIds: ['vpce-0a1b2c3d4e5f60718'], port: server.port },
+      // as the probe plan carries it; eu-west-1c is not probed from, its interfaces would get no ID
+      zoneIds: { 'eu-west-1a': 'euw1-az1', 'eu-west-1b': 'euw1-az2' },
     };
   });
   afterAll(async () => {
@@ -149,11 +151,23 @@ describe('probe handler', () => {
 
     const mesh = await prom.query('probe_success{target="mesh/vpce-0a1b2c3d4e5f60718"}');
     expect(
-      mesh.map((s) => [s.metric.target_az, s.metric.address, s.metric.source_az_id, s.value[1]]).sort(),
+      mesh
+        .map((s) => [
+          s.metric.target_az,
+          s.metric.target_az_id,
+          s.metric.address,
+          s.metric.source_az_id,
+          s.value[1],
+        ])
+        .sort(),
     ).toEqual([
-      ['eu-west-1a', '127.0.0.1', 'euw1-az1', '1'],
-      ['eu-west-1b', '127.0.0.2', 'euw1-az1', '0'],
+      ['eu-west-1a', 'euw1-az1', '127.0.0.1', 'euw1-az1', '1'],
+      ['eu-west-1b', 'euw1-az2', '127.0.0.2', 'euw1-az1', '0'],
     ]);
+    // a target without a known AZ carries no target_az_id (never an empty label)
+    expect((await prom.query('probe_success{target="local-tcp"}'))[0]!.metric).not.toHaveProperty(
+      'target_az_id',
+    );
     const p50 = await prom.query('probe_tcp_connect_seconds{target="local-tcp",quantile="0.5"}');
     expect(p50).toHaveLength(1);
     expect(Number(p50[0]!.value[1])).toBeGreaterThan(0);

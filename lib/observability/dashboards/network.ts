@@ -168,6 +168,44 @@ export function networkDashboard(): DashboardDefinition {
       ),
     );
 
+  // AWS's own p50 (probes.awsNetworkPerformance) beside the probes' median on the same AZ-ID pair:
+  // both moving points at AWS's network, only the probe moving points at our path.
+  b.withRow(new RowBuilder("AWS's reference: is it AWS's network or our path?"))
+    .withPanel(
+      timeseries(
+        'AZ pairs: probe median and AWS p50',
+        "Median TCP connect from each source AZ ID to each target AZ ID (the AZ mesh), beside AWS Network Manager's p50 for the same AZ-ID pair (aws_network_performance_latency_p50_seconds). Empty unless probes.awsNetworkPerformance is enabled.",
+        [
+          {
+            expr: `avg by (source_az_id, target_az_id) (probe_tcp_connect_seconds{quantile="0.5", ${SEL}, target_az_id!=""})`,
+            legend: 'probe {{source_az_id}} → {{target_az_id}}',
+          },
+          {
+            expr: 'max by (source_az_id, target_az_id) (aws_network_performance_latency_p50_seconds{scope="az", source_region=~"$region"})',
+            legend: 'AWS {{source_az_id}} → {{target_az_id}}',
+          },
+        ],
+        { unit: 's', min: 0, width: 12 },
+      ),
+    )
+    .withPanel(
+      timeseries(
+        'Region pairs: probe median and AWS p50',
+        "Median TCP connect from each source region to targets in another region, beside AWS Network Manager's p50 between the two regions.",
+        [
+          {
+            expr: `avg by (source_region, target_region) (probe_tcp_connect_seconds{quantile="0.5", ${SEL}, target_region!=""} unless on (source_region, target_region) label_replace(probe_tcp_connect_seconds, "target_region", "$1", "source_region", "(.*)"))`,
+            legend: 'probe {{source_region}} → {{target_region}}',
+          },
+          {
+            expr: 'max by (source_region, target_region) (aws_network_performance_latency_p50_seconds{scope="region", source_region=~"$region"})',
+            legend: 'AWS {{source_region}} → {{target_region}}',
+          },
+        ],
+        { unit: 's', min: 0, width: 12 },
+      ),
+    );
+
   // Repeated panels fill their row to the right, so the bands get a row of their own.
   b.withRow(new RowBuilder('TCP connect bands per target')).withPanel(
     timeseries(

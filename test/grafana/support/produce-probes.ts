@@ -11,6 +11,7 @@ import {
   DescribeNetworkInterfacesCommand,
   DescribeVpcEndpointsCommand,
   EC2Client,
+  GetAwsNetworkPerformanceDataCommand,
 } from '@aws-sdk/client-ec2';
 import {
   ListInstancesCommand,
@@ -19,8 +20,10 @@ import {
   ServiceDiscoveryClient,
 } from '@aws-sdk/client-servicediscovery';
 import { mockClient } from 'aws-sdk-client-mock';
+import { networkPerformancePairs } from '../../../contracts/network-performance.ts';
 import { type ProbeEventInput, ProbeEventSchema } from '../../../lambdas/probes/event.ts';
 import { executeProbeRun } from '../../../lambdas/probes/execute.ts';
+import { collectNetworkPerformance } from '../../../lambdas/probes/network-performance-handler.ts';
 import type { SampleSink } from '../../../lambdas/probes/samples.ts';
 import type { RemoteWriteClient, Sample, WriteResult } from '../../../lambdas/shared/remote-write.ts';
 import { remoteWriteOutcome, selfMetricSamples } from '../../../lambdas/shared/self-metrics.ts';
@@ -42,6 +45,9 @@ export const PROBE_SOURCES = [
   { region: 'eu-west-1', az: 'eu-west-1c', azId: 'euw1-az3' },
   { region: 'us-east-1', az: 'us-east-1a', azId: 'use1-az1' },
 ] as const;
+
+/** AZ name -> AZ ID of the probe AZs, as the probe plan carries it. */
+const ZONE_IDS = Object.fromEntries(PROBE_SOURCES.map((s) => [s.az, s.azId]));
 
 function listenOn(host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -168,6 +174,7 @@ export async function produceProbeSamples(client: RemoteWriteClient, rounds = 2)
           concurrency: 8,
           intervalMs: 5,
           ...(home ? { mesh: { vpcEndpointIds: [VPCE], port: meshPort } } : {}),
+          zoneIds: ZONE_IDS,
         };
         const event = ProbeEventSchema.parse(input);
         const startedAtMs = Date.now();
@@ -200,6 +207,40 @@ export async function produceProbeSamples(client: RemoteWriteClient, rounds = 2)
         if (!selfResult.ok) throw new Error('self-metrics of a probe run were not written');
         written.push(...self);
       }
+    }
+    // AWS's reference for the same AZ-ID and region pairs, as the reader function writes it.
+    ec2.on(GetAwsNetworkPerformanceDataCommand).callsFake((input) => {
+      const end = new Date(Math.floor(Date.now() / 300_000) * 300_000);
+      return {
+        DataResponses: (input.DataQueries ?? []).map(
+          (q: { Id: string; Source: string; Destination: string }) => ({
+            ...q,
+            MetricPoints: [
+              {
+                StartDate: new Date(end.getTime() - 300_000),
+                EndDate: end,
+                Value: q.Source.includes('-az') ? 0.42 : 68.2,
+                Status: 'OK',
+              },
+            ],
+          }),
+        ),
+      };
+    });
+    for (const region of ['eu-west-1', 'us-east-1']) {
+      const pairs = networkPerformancePairs(
+        ['eu-west-1', 'us-east-1'].map((r) => ({
+          region: r,
+          azIds: PROBE_SOURCES.filter((s) => s.region === r).map((s) => s.azId),
+        })),
+      ).filter((p) => (p.scope === 'az' ? p.region === region : p.source === region));
+      const summary = await collectNetworkPerformance(pairs, {
+        ec2: new EC2Client({ region }),
+        sink,
+        now: Date.now(),
+        deadline: Date.now() + 10_000,
+      });
+      if (!summary.remoteWriteOk) throw new Error('AWS network performance samples were not written');
     }
     return written;
   } finally {

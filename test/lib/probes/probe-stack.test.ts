@@ -30,7 +30,8 @@ describe('ProbeStack', () => {
         sgs: 1,
       })),
     );
-    t.resourceCountIs('AWS::EC2::SecurityGroup', 3 + 1); // one per AZ + the AMP endpoint's
+    // one per AZ + the AMP endpoint's + the AWS network performance reader's
+    t.resourceCountIs('AWS::EC2::SecurityGroup', 3 + 1 + 1);
   });
 
   it('schedules every probe function every minute with its source AZ as input', () => {
@@ -51,7 +52,7 @@ describe('ProbeStack', () => {
     const aps = statements.filter((s: { Action: string | string[] }) =>
       JSON.stringify(s.Action).includes('aps:'),
     );
-    expect(aps.length).toBe(3);
+    expect(aps.length).toBe(3 + 1); // the probes and the AWS network performance reader
     for (const s of aps) {
       expect(s.Action).toBe('aps:RemoteWrite');
       expect(JSON.stringify(s.Resource)).toContain('Workspace');
@@ -112,7 +113,102 @@ describe('ProbeStack', () => {
   });
 });
 
+describe('AWS network performance (probes.awsNetworkPerformance)', () => {
+  const result = synthApp();
+  afterAll(() => result.cleanup());
+  const [euw1, use1] = result.stacks.probes.map((s) => Template.fromStack(s));
+  const subscriptions = (t: Template) =>
+    Object.values(t.findResources('AWS::EC2::NetworkPerformanceMetricSubscription')).map(
+      (r) =>
+        `${r.Properties.Source}>${r.Properties.Destination} ${r.Properties.Metric}/${r.Properties.Statistic}`,
+    );
+
+  it('subscribes each region to its own AZ-ID pairs and to the pairs from it to every other probe region', () => {
+    expect(subscriptions(euw1!).sort()).toEqual(
+      [
+        'euw1-az1>euw1-az2',
+        'euw1-az1>euw1-az3',
+        'euw1-az2>euw1-az1',
+        'euw1-az2>euw1-az3',
+        'euw1-az3>euw1-az1',
+        'euw1-az3>euw1-az2',
+        'eu-west-1>us-east-1',
+      ]
+        .map((p) => `${p} aggregate-latency/p50`)
+        .sort(),
+    );
+    // us-east-1: every ordered pair of its configured AZ IDs, and the pair to eu-west-1
+    const ids = config.probes!.regions[1]!.availabilityZones.map((az) => az.id);
+    expect(subscriptions(use1!).sort()).toEqual(
+      [...ids.flatMap((a) => ids.filter((b) => b !== a).map((b) => `${a}>${b}`)), 'us-east-1>eu-west-1']
+        .map((p) => `${p} aggregate-latency/p50`)
+        .sort(),
+    );
+    expect(subscriptions(use1!)).toHaveLength(ids.length * (ids.length - 1) + 1);
+  });
+
+  it('reads them every 5 minutes from a function in the first probe subnet, https egress only, that may write to AMP and read the data', () => {
+    const [fn] = Object.values(
+      euw1!.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: { NETWORK_PERFORMANCE_PAIRS_FILE: Match.anyValue() } } },
+      }),
+    );
+    expect(fn!.Properties.VpcConfig.SubnetIds).toEqual([
+      config.probes!.regions[0]!.availabilityZones[0]!.subnetId,
+    ]);
+    const sg = Object.values(euw1!.findResources('AWS::EC2::SecurityGroup')).find((r) =>
+      String(r.Properties.GroupDescription).includes('network performance'),
+    );
+    expect(sg!.Properties.SecurityGroupEgress).toEqual([
+      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, CidrIp: '0.0.0.0/0' }),
+    ]);
+    euw1!.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Description: 'AWS network performance of eu-west-1',
+    });
+    const statements = Object.values(euw1!.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+    );
+    expect(
+      statements.filter((s) => JSON.stringify(s.Action).includes('GetAwsNetworkPerformanceData')),
+    ).toEqual([expect.objectContaining({ Action: 'ec2:GetAwsNetworkPerformanceData', Resource: '*' })]);
+  });
+
+  it('creates neither subscriptions nor the reader when disabled (the default)', () => {
+    const off = structuredClone(config);
+    off.probes!.awsNetworkPerformance.enabled = false;
+    const r = synthApp(off);
+    try {
+      for (const s of r.stacks.probes) {
+        const t = Template.fromStack(s);
+        t.resourceCountIs('AWS::EC2::NetworkPerformanceMetricSubscription', 0);
+        expect(
+          Object.keys(
+            t.findResources('AWS::Lambda::Function', {
+              Properties: {
+                Environment: { Variables: { NETWORK_PERFORMANCE_PAIRS_FILE: Match.anyValue() } },
+              },
+            }),
+          ),
+        ).toEqual([]);
+      }
+    } finally {
+      r.cleanup();
+    }
+  });
+});
+
 describe('buildProbePlan', () => {
+  it('maps every probe AZ name to its AZ ID, for target_az_id', () => {
+    const plan = buildProbePlan(config.probes!, config.probes!.regions[1]!);
+    expect(plan.zoneIds).toEqual(
+      Object.fromEntries(
+        config.probes!.regions.flatMap((r) => r.availabilityZones.map((az) => [az.name, az.id])),
+      ),
+    );
+    expect(plan.zoneIds['eu-west-1b']).toBe('euw1-az2');
+  });
+
   it('keeps only the targets whose from includes the region', () => {
     const use1 = buildProbePlan(config.probes!, config.probes!.regions[1]!);
     expect(use1.targets.map((t) => t.name)).not.toContain('redis-sessions');
