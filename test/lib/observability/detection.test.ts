@@ -5,11 +5,15 @@
  * minute (`ALERTS` as the rules wrote it), and that none fires on noise alone.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { dashboardQueries, interpolate } from '../../../lib/observability/dashboards/inspect.ts';
+import { networkDashboard } from '../../../lib/observability/dashboards/network.ts';
 import { RULES_DIR } from '../../../lib/observability/monitoring-stack.ts';
+import { allContext } from '../../grafana/support/dashboard-check.ts';
 import {
   AZ_LABELS,
   AZ_PATH,
@@ -138,6 +142,56 @@ describe('detection rules on the noise model (promtool)', () => {
       ],
     });
     console.log(`promtool, five days of two paths: ${(ms / 1000).toFixed(1)} s`);
+    expect(output).toContain('SUCCESS');
+    expect(status).toBe(0);
+  }, 300_000);
+
+  it('shows each locus on the network dashboard: its degradation panels over the localization cases of probes.test.yml', () => {
+    // The hand-written detection case (drift-db, cache, web, s3a/b, eu-a/b, mq, jit), its input as is.
+    const cases = (
+      parse(readFileSync(join(RULES_DIR, 'probes.test.yml'), 'utf8')) as { tests: PromtoolTest[] }
+    ).tests.find((t) => t.input_series.some((i) => i.series.includes('target="drift-db"')));
+    expect(cases).toBeDefined();
+    const network = networkDashboard();
+    const panel = (title: string) => {
+      const q = dashboardQueries(network.dashboard).find((x) => x.panelTitle === title);
+      if (!q) throw new Error(`no panel ${title}`);
+      return interpolate(q.expr, allContext(network));
+    };
+    const { status, output } = promtool('dashboard-locus', {
+      interval: '1m',
+      input_series: cases!.input_series,
+      promql_expr_test: [
+        {
+          expr: panel('Degraded paths by locus'),
+          eval_time: '2330m',
+          exp_samples: [
+            { labels: '{locus="path", signal="latency"}', value: 2 },
+            { labels: '{locus="target", signal="latency"}', value: 2 },
+            { labels: '{locus="source_az", signal="latency"}', value: 2 },
+            { labels: '{locus="region_pair", signal="latency"}', value: 4 },
+            { labels: '{locus="path", signal="loss"}', value: 2 },
+            { labels: '{locus="path", signal="jitter"}', value: 1 },
+          ],
+        },
+        {
+          expr: `count by (locus, signal, source_region, target_region) (${panel('Degraded now')})`,
+          eval_time: '2330m',
+          exp_samples: [
+            { labels: '{locus="path", signal="latency", source_region="eu-west-1"}', value: 2 },
+            { labels: '{locus="target", signal="latency", source_region="eu-west-1"}', value: 2 },
+            { labels: '{locus="source_az", signal="latency", source_region="eu-west-1"}', value: 2 },
+            {
+              labels:
+                '{locus="region_pair", signal="latency", source_region="us-east-1", target_region="eu-west-1"}',
+              value: 4,
+            },
+            { labels: '{locus="path", signal="loss", source_region="eu-west-1"}', value: 2 },
+            { labels: '{locus="path", signal="jitter", source_region="eu-west-1"}', value: 1 },
+          ],
+        },
+      ],
+    });
     expect(output).toContain('SUCCESS');
     expect(status).toBe(0);
   }, 300_000);
