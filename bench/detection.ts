@@ -24,6 +24,7 @@ import {
   REGION_LABELS,
   REGION_PATH,
   SCENARIOS,
+  type Scenario,
   type SimulatedPath,
   simulate,
 } from '../test/support/noise.ts';
@@ -118,17 +119,31 @@ console.log(
 );
 
 // ---- time to detect
-const scenarios = Object.values(SCENARIOS);
+const scenarios: Scenario[] = Object.values(SCENARIOS);
 const detections = await pool(
   scenarios.flatMap((s) =>
     Array.from({ length: SEEDS }, (_, seed) => async () => {
       const { got, seconds } = await query(
         `${s.name.replace(/\W+/g, '-')}-${seed}`,
-        [{ labels: s.labels, series: simulate(s.model, s.minutes, 100 + seed, s.degradation) }],
+        [
+          {
+            labels: s.labels,
+            series: simulate(
+              s.model,
+              s.minutes,
+              100 + seed,
+              s.degradation,
+              'change' in s ? s.change : undefined,
+            ),
+          },
+        ],
         s.minutes,
         [firstFiring(s.onset, s.minutes)],
       );
-      const alerts = got.get(firstFiring(s.onset, s.minutes)) ?? [];
+      const by = s.detectedBy ?? /^ProbeLatency(Step|Drift)$/;
+      const alerts = (got.get(firstFiring(s.onset, s.minutes)) ?? []).filter((a) =>
+        by.test(a.labels.alertname ?? ''),
+      );
       const first = alerts.reduce<Got | undefined>((a, b) => (a && a.value <= b.value ? a : b), undefined);
       return { s, first, alerts, seconds };
     }),
@@ -146,7 +161,7 @@ for (const s of scenarios) {
     ),
   ];
   const truth = (t: number) =>
-    Number.isFinite(t) ? `+${Math.round(((s.degradation(s.onset + t) ?? 1) - 1) * 100)} %` : '-';
+    Number.isFinite(t) && s.degradation ? `+${Math.round((s.degradation(s.onset + t) - 1) * 100)} %` : '-';
   const met = times.filter((t) => t >= 0 && t <= s.goalMinutes).length;
   const fmt = (t: number) => (Number.isFinite(t) ? `${t} min` : 'not detected');
   rows.push([

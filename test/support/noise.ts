@@ -83,6 +83,12 @@ export const ramp =
   (t) =>
     t < at ? 1 : 1 + (factor - 1) * Math.min(1, (t - at) / over);
 
+/** Figures of a path's model that change from minute `at` on. */
+export interface ModelChange {
+  readonly at: number;
+  readonly model: Partial<PathModel>;
+}
+
 /** One path's runs, one a minute: seconds and ratios, as the metrics carry them. */
 export interface PathSeries {
   /** `probe_tcp_connect_seconds{quantile="0.5"}`; undefined for a run without a clean attempt. */
@@ -99,27 +105,29 @@ export interface PathSeries {
  * @param minutes runs to simulate, one a minute from minute 0 (midnight)
  * @param seed PRNG seed: the same seed gives the same runs
  * @param degradation multiplier of the truth over time
+ * @param change figures of the model that change from a minute on (loss, queueing)
  */
 export function simulate(
   model: PathModel,
   minutes: number,
   seed: number,
   degradation?: Degradation,
+  change?: ModelChange,
 ): PathSeries {
   const random = rng(seed);
   const attempts = model.attempts ?? 5;
   const p50: (number | undefined)[] = [];
   const jitter: number[] = [];
   const loss: number[] = [];
+  const changed = change ? { ...model, ...change.model } : model;
   for (let t = 0; t < minutes; t++) {
-    const truth =
-      model.truthMs * (degradation?.(t) ?? 1) * (1 + model.diurnal * Math.sin((2 * Math.PI * t) / 1440));
+    const m = change && t >= change.at ? changed : model;
+    const truth = m.truthMs * (degradation?.(t) ?? 1) * (1 + m.diurnal * Math.sin((2 * Math.PI * t) / 1440));
     const clean: number[] = [];
     for (let a = 0; a < attempts; a++) {
-      if (random() < model.lossProb) continue;
-      let ms = truth + model.offsetMs - model.queueMs * Math.log(1 - random());
-      if (random() < model.spikeProb)
-        ms += model.spikeMs[0] + random() * (model.spikeMs[1] - model.spikeMs[0]);
+      if (random() < m.lossProb) continue;
+      let ms = truth + m.offsetMs - m.queueMs * Math.log(1 - random());
+      if (random() < m.spikeProb) ms += m.spikeMs[0] + random() * (m.spikeMs[1] - m.spikeMs[0]);
       clean.push(ms);
     }
     loss.push(1 - clean.length / attempts);
@@ -223,10 +231,14 @@ export interface Scenario {
   readonly onset: number;
   /** Minutes simulated. */
   readonly minutes: number;
-  /** The degradation; none for noise alone. */
+  /** The degradation of the truth; none for noise alone. */
   readonly degradation?: Degradation;
+  /** Other figures that degrade at the onset (loss, queueing). */
+  readonly change?: ModelChange;
+  /** Alerts that count as detecting it. @default latency: ProbeLatencyStep or ProbeLatencyDrift */
+  readonly detectedBy?: RegExp;
   /** Goal: detected within this many minutes of the onset. */
-  readonly goalMinutes?: number;
+  readonly goalMinutes: number;
   /** How the goal reads in a table. */
   readonly goal: string;
 }
@@ -294,6 +306,29 @@ export const SCENARIOS = {
     degradation: ramp(HEALTHY, 1.5, 360),
     goalMinutes: 216,
     goal: 'before +30 % (216 min)',
+  },
+  azLoss: {
+    name: 'AZ path, loss 0.1 % -> 10 % of attempts',
+    model: AZ_PATH,
+    labels: AZ_LABELS,
+    onset: HEALTHY,
+    minutes: HEALTHY + 60,
+    change: { at: HEALTHY, model: { lossProb: 0.1 } },
+    detectedBy: /^ProbeLossOnset$/,
+    goalMinutes: 15,
+    goal: '<= 15 min',
+  },
+  // Queues filling: the queueing delay's mean from 0.1 to 0.5 ms (jitter from about 0.1 to 0.5 ms).
+  azJitter: {
+    name: 'AZ path, queueing 0.1 -> 0.5 ms (jitter)',
+    model: AZ_PATH,
+    labels: AZ_LABELS,
+    onset: HEALTHY,
+    minutes: HEALTHY + 60,
+    change: { at: HEALTHY, model: { queueMs: 0.5 } },
+    detectedBy: /^ProbeJitterOnset$/,
+    goalMinutes: 30,
+    goal: '<= 30 min',
   },
 } as const satisfies Record<string, Scenario>;
 
