@@ -15,6 +15,12 @@ import { stringify } from 'yaml';
  *   which only echo the missing data.
  * - a critical alert silences the warning of the same `family` for the same subject (certificate
  *   expiring in 3 days over expiring soon; collection stopped over stale).
+ * - the localization of a degrading path (docs/detection.md): `localizes="target"`,
+ *   `"source_az"` or `"region_pair"` (ProbeTargetDegraded, ProbeSourceAzDegraded,
+ *   ProbeRegionPairDegraded) silences the path alerts whose `locus` it is, for the same signal and
+ *   the same target, source AZ ID or pair of regions: the on-call gets the broadest true cause once,
+ *   not one page per path. A path alert with `locus="path"` has no broader cause and always notifies.
+ * - a detection alert (`signal` set) that is critical silences its warning on the same path.
  */
 export const INHIBIT_RULES = [
   {
@@ -31,6 +37,26 @@ export const INHIBIT_RULES = [
     source_matchers: ['severity="critical"', 'family=~".+"'],
     target_matchers: ['severity="warning"', 'family=~".+"'],
     equal: ['family', 'target', 'account', 'region', 'service'],
+  },
+  {
+    source_matchers: ['localizes="target"'],
+    target_matchers: ['locus="target"'],
+    equal: ['target', 'signal'],
+  },
+  {
+    source_matchers: ['localizes="source_az"'],
+    target_matchers: ['locus="source_az"'],
+    equal: ['source_az_id', 'signal'],
+  },
+  {
+    source_matchers: ['localizes="region_pair"'],
+    target_matchers: ['locus="region_pair"'],
+    equal: ['source_region', 'target_region', 'signal'],
+  },
+  {
+    source_matchers: ['severity="critical"', 'signal=~".+"', 'locus=~".+"'],
+    target_matchers: ['severity="warning"', 'signal=~".+"', 'locus=~".+"'],
+    equal: ['alertname', 'signal', 'source_az_id', 'target', 'address'],
   },
 ] as const;
 

@@ -25,6 +25,8 @@ export const NETWORK_DASHBOARD_UID = 'observatory-network';
 
 /** The probe selection every panel applies. */
 const SEL = 'source_region=~"$region", source_az=~"$az", target=~"$target"';
+/** Each degraded path of the selection, labelled with its locus (a series the detection rules record). */
+export const DEGRADED = `path:probe_degraded:locus{${SEL}}`;
 /** The source selection of run-level series (they have no target). */
 const SRC = 'source_region=~"$region", source_az=~"$az"';
 
@@ -241,6 +243,32 @@ export function networkDashboard(): DashboardDefinition {
         { id: 'custom.fillOpacity', value: 0 },
       ]),
   );
+
+  // Read from the detection rules' recording (lib/observability/rules/probes.yml, docs/detection.md):
+  // each degraded path with the broadest locus that holds, the same label the alerts carry.
+  b.withRow(new RowBuilder('Degradation: where is it'))
+    .withPanel(
+      timeseries(
+        'Degraded paths by locus',
+        'Paths whose latency, loss or jitter is beyond their own baseline now (before any alert delay), by locus: target (every source sees it), source_az (one AZ ID sees it on every target), region_pair (every path between two regions), path (one route). The alerts carry the same locus label; only the broadest one notifies.',
+        [{ expr: `count by (locus, signal) (${DEGRADED})`, legend: '{{locus}}: {{signal}}' }],
+        { unit: 'short', bars: true, stacked: true, min: 0, noValue: 'no degraded path' },
+      ),
+    )
+    .withPanel(
+      table(
+        'Degraded now',
+        'Every degraded path with its locus and signal; path:probe_baseline:learning_hours lists the paths still learning a baseline (they cannot alert yet).',
+        [
+          {
+            expr: `max by (locus, signal, source_region, source_az, target_region, target, address) (${DEGRADED})`,
+            instant: true,
+            format: 'table',
+          },
+        ],
+        { noValue: 'no degraded path' },
+      ),
+    );
 
   b.withRow(new RowBuilder('Latency'))
     .withPanel(

@@ -169,7 +169,16 @@ async function inhibition(am: Running): Promise<Map<string, boolean>> {
 }
 
 const key = (l: Labels) =>
-  [l.alertname, l.source_az, l.target, l.account && `${l.account}/${l.region}/${l.service}`]
+  [
+    l.alertname,
+    l.severity,
+    l.source_az,
+    l.target,
+    l.account && `${l.account}/${l.region}/${l.service}`,
+    l.source_region && l.target_region && `${l.source_region}->${l.target_region}`,
+    l.signal,
+    l.locus,
+  ]
     .filter(Boolean)
     .join(' ');
 
@@ -325,6 +334,117 @@ describe('Alertmanager inhibition (real prometheus-alertmanager)', () => {
       [key(soon)]: true,
       [key(now)]: false,
       [key(otherSoon)]: false,
+    });
+  });
+
+  /** A detection alert on one path (both severities share the alert name; the map holds the last). */
+  const pathAlert = (
+    alertname: string,
+    severity: string,
+    signal: string,
+    locus: string,
+    path: {
+      source_region?: string;
+      source_az: string;
+      source_az_id: string;
+      target: string;
+      address: string;
+      target_region?: string;
+    },
+  ) => ({ ...alert(alertname, {}), severity, signal, locus, source_region: 'eu-west-1', ...path });
+
+  it('gives the on-call the broadest true locus of a degradation: target, source AZ or region pair over its paths', async () => {
+    const web = (az: string, azId: string, signal = 'latency', locus = 'target') =>
+      pathAlert(signal === 'latency' ? 'ProbeLatencyStep' : 'ProbeJitterOnset', 'warning', signal, locus, {
+        source_az: az,
+        source_az_id: azId,
+        target: 'web',
+        address: '10.0.2.1',
+      });
+    const targetDegraded = alert('ProbeTargetDegraded', { target: 'web', signal: 'latency' });
+    const azDegraded = alert('ProbeSourceAzDegraded', {
+      source_region: 'eu-west-1',
+      source_az: 'eu-west-1d',
+      source_az_id: 'euw1-az4',
+      signal: 'latency',
+    });
+    const pairDegraded = alert('ProbeRegionPairDegraded', {
+      source_region: 'us-east-1',
+      target_region: 'eu-west-1',
+      signal: 'latency',
+    });
+    const webFromB = web('eu-west-1b', 'euw1-az2');
+    const webFromC = web('eu-west-1c', 'euw1-az3');
+    // Same target, other signal: ProbeTargetDegraded is for latency only.
+    const webJitter = web('eu-west-1b', 'euw1-az2', 'jitter');
+    const s3aFromD = pathAlert('ProbeLatencyStep', 'warning', 'latency', 'source_az', {
+      source_az: 'eu-west-1d',
+      source_az_id: 'euw1-az4',
+      target: 's3a',
+      address: '10.0.4.1',
+    });
+    // A source-AZ locus of another AZ, whose own alert has not fired: still notified.
+    const s3aFromE = pathAlert('ProbeLatencyStep', 'warning', 'latency', 'source_az', {
+      source_az: 'eu-west-1e',
+      source_az_id: 'euw1-az5',
+      target: 's3a',
+      address: '10.0.4.1',
+    });
+    const euaFromUs = pathAlert('ProbeLatencyStep', 'critical', 'latency', 'region_pair', {
+      source_region: 'us-east-1',
+      source_az: 'us-east-1a',
+      source_az_id: 'use1-az1',
+      target: 'eu-a',
+      target_region: 'eu-west-1',
+      address: '10.0.3.1',
+    });
+    const cacheRoute = pathAlert('ProbeLatencyStep', 'warning', 'latency', 'path', {
+      source_az: 'eu-west-1e',
+      source_az_id: 'euw1-az5',
+      target: 'cache',
+      address: '10.0.5.1',
+    });
+    const causes = [targetDegraded, azDegraded, pairDegraded];
+    const { inhibited, notified } = await scenario(
+      causes,
+      [webFromB, webFromC, webJitter, s3aFromD, s3aFromE, euaFromUs, cacheRoute],
+      [...causes, webJitter, s3aFromE, cacheRoute],
+    );
+    expect(Object.fromEntries(inhibited)).toEqual({
+      [key(targetDegraded)]: false,
+      [key(azDegraded)]: false,
+      [key(pairDegraded)]: false,
+      [key(webFromB)]: true,
+      [key(webFromC)]: true,
+      [key(webJitter)]: false,
+      [key(s3aFromD)]: true,
+      [key(s3aFromE)]: false,
+      [key(euaFromUs)]: true,
+      [key(cacheRoute)]: false,
+    });
+    expect([...notified].sort()).toEqual([...causes, webJitter, s3aFromE, cacheRoute].map(key).sort());
+  });
+
+  it('silences the warning of a detection alert while its critical fires on the same path only', async () => {
+    const path = { source_az: 'eu-west-1e', source_az_id: 'euw1-az5', target: 'cache', address: '10.0.5.1' };
+    const critical = pathAlert('ProbeLatencyStep', 'critical', 'latency', 'path', path);
+    const warning = pathAlert('ProbeLatencyStep', 'warning', 'latency', 'path', path);
+    const otherPath = pathAlert('ProbeLatencyStep', 'warning', 'latency', 'path', {
+      ...path,
+      source_az: 'eu-west-1f',
+      source_az_id: 'euw1-az6',
+    });
+    const lossWarning = pathAlert('ProbeLossOnset', 'warning', 'loss', 'path', path);
+    const { inhibited } = await scenario(
+      [critical],
+      [warning, otherPath, lossWarning],
+      [critical, otherPath, lossWarning],
+    );
+    expect(Object.fromEntries(inhibited)).toEqual({
+      [key(critical)]: false,
+      [key(warning)]: true,
+      [key(otherPath)]: false,
+      [key(lossWarning)]: false,
     });
   });
 });

@@ -7,6 +7,7 @@
  *
  * A panel query that errors, returns nothing, or names a metric or label nothing produces fails here.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -24,6 +25,7 @@ import {
   parseLabelValues,
   promqlReferences,
 } from '../../../lib/observability/dashboards/inspect.ts';
+import { listRuleFiles } from '../../../lib/observability/monitoring-stack.ts';
 import {
   grafanaInterval,
   grafanaRateInterval,
@@ -66,6 +68,31 @@ function sidecarLabels(): SidecarLabels {
 }
 
 const dashboards = buildDashboards();
+
+/**
+ * Series the shipped rule files record (`path:probe_degraded:locus`, ...). They need days of history
+ * to exist, so no sample here holds them: a panel query that reads only these is run by promtool over
+ * the rules' own output instead (test/lib/observability/detection.test.ts), and skipped below.
+ */
+const RECORDED = new Set(
+  listRuleFiles().flatMap((file) =>
+    (parse(readFileSync(file, 'utf8')) as { groups: { rules: { record?: string }[] }[] }).groups.flatMap(
+      (g) => g.rules.flatMap((r) => r.record ?? []),
+    ),
+  ),
+);
+const readsOnlyRecorded = (expr: string) => {
+  const { metrics } = promqlReferences(expr.replace(/\$\w+/g, '5m'));
+  return metrics.length > 0 && metrics.every((m) => RECORDED.has(m));
+};
+/** `uid panel id "title" refId` of the panel queries that read only recorded series. */
+const recordedQueries = dashboards.flatMap((d) =>
+  dashboardQueries(d.dashboard)
+    .filter((q) => readsOnlyRecorded(q.expr))
+    .map((q) => `${d.uid} panel ${q.panelId} "${q.panelTitle}" ${q.refId}`),
+);
+/** A reference problem of a query that does not read only recorded series. */
+const notRecorded = (problem: string) => !recordedQueries.some((q) => problem.startsWith(`${q}:`));
 
 /** The dashboard's default time range in seconds (`now-3h` -> 10800). */
 function rangeOf(d: DashboardDefinition): number {
@@ -123,7 +150,7 @@ describe('dashboards over data the project produced', () => {
   });
 
   it('every metric and label a panel, legend or variable refers to is on a series the project produces', () => {
-    expect(referenceProblems(dashboards, seriesIndex(produced))).toEqual([]);
+    expect(referenceProblems(dashboards, seriesIndex(produced)).filter(notRecorded)).toEqual([]);
   });
 
   it('reads the MirrorMaker 2 series by the names the JMX exporter rules of the MM2 image give them', () => {
@@ -164,6 +191,7 @@ describe('dashboards over data the project produced', () => {
         const interval = grafanaInterval(range, q.minInterval);
         const expr = interpolate(q.expr, context(d, {}, range, interval));
         const where = `${d.uid} panel ${q.panelId} "${q.panelTitle}" ${q.refId}`;
+        if (recordedQueries.includes(where)) continue;
         try {
           const series = await run(expr, q.instant, range, interval);
           if (series === 0) problems.push(`${where}: no data for ${expr}`);
@@ -265,7 +293,7 @@ describe('dashboards over data the project produced', () => {
     };
     withLegend.targets[0]!.legendFormat = '{{broker}}';
 
-    const problems = referenceProblems([broken, other], seriesIndex(produced));
+    const problems = referenceProblems([broken, other], seriesIndex(produced)).filter(notRecorded);
 
     expect(problems).toEqual([
       expect.stringMatching(
