@@ -69,15 +69,8 @@ export type CapacityTrendPolicy = z.infer<typeof CapacityTrendPolicySchema>;
 
 /** Rightsizing and trend settings the report function runs with (its `ADVICE_POLICY` environment). */
 export const AdvicePolicySchema = z.strictObject({
-  rightsizing: RightsizingPolicySchema.default({ cpuTargetPercent: 40, memoryHeadroomPercent: 20 }),
-  trends: CapacityTrendPolicySchema.default({
-    days: 30,
-    minDays: 7,
-    minR2: 0.5,
-    cpuPercent: 80,
-    storagePercent: 90,
-    horizonDays: 90,
-  }),
+  rightsizing: RightsizingPolicySchema.prefault({}),
+  trends: CapacityTrendPolicySchema.prefault({}),
   /** A forecast crossing within this many days raises UtilizationCapacityForecast. */
   forecastAlertDays: z.number().int().min(1).max(365).default(14),
 });

@@ -24,7 +24,12 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { type UnderUsePolicy, UnderUsePolicySchema } from '#contracts/utilization';
+import {
+  type AdvicePolicy,
+  AdvicePolicySchema,
+  type UnderUsePolicy,
+  UnderUsePolicySchema,
+} from '#contracts/utilization';
 import { type Db, dbFromEnv, retryWhileResuming } from '#shared/db/client';
 import { explainError } from '#shared/explain-error';
 import { logger, metrics, observed, traced } from '#shared/powertools';
@@ -81,6 +86,8 @@ export interface ReportDeps {
   readonly notifier: Notifier;
   readonly sink: SampleSink;
   readonly policy: UnderUsePolicy;
+  /** Rightsizing and trend settings. @default AdvicePolicySchema defaults */
+  readonly advice?: AdvicePolicy;
   /** Key prefix of report files, ending in `/`. */
   readonly prefix: string;
   /** Where files are described in the summary, e.g. `s3://bucket/`. */
@@ -152,6 +159,10 @@ export async function runReport(
       findings: [],
       totals: [],
       shards,
+      advice: deps.advice ?? AdvicePolicySchema.parse({}),
+      rightsizing: [],
+      forecasts: [],
+      trends: { series: 0, forecasts: 0, tooLittleHistory: 0, noForecast: 0 },
     };
     const samples = reportSamples(report, { findings: false });
     const result = await deps.sink.write(samples, { deadline });
@@ -162,7 +173,11 @@ export async function runReport(
   }
 
   const report = await retryWhileResuming(() =>
-    buildReport(deps.db, deps.prices, deps.policy, { asOf, now }),
+    buildReport(deps.db, deps.prices, deps.policy, {
+      asOf,
+      now,
+      ...(deps.advice ? { advice: deps.advice } : {}),
+    }),
   );
   const stamp = report.generatedAt.replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
   const day = report.generatedAt.slice(0, 10).replace(/-/g, '/');
@@ -246,6 +261,7 @@ const EnvSchema = z.object({
   REPORT_TOPIC_ARN: z.string().regex(/^arn:aws[a-z-]*:sns:/, 'REPORT_TOPIC_ARN must be an SNS topic ARN'),
   REMOTE_WRITE_URL: z.url({ error: 'REMOTE_WRITE_URL must be the AMP remote-write URL' }),
   UNDERUSE_POLICY: z.string().default('{}'),
+  ADVICE_POLICY: z.string().default('{}'),
   PRICING_REGION: z.enum(['us-east-1', 'eu-central-1', 'ap-south-1']).default('us-east-1'),
 });
 
@@ -255,6 +271,7 @@ function depsFromEnv(): ReportDeps {
   if (!envDeps) {
     const env = EnvSchema.parse(process.env);
     const policy = UnderUsePolicySchema.parse(JSON.parse(env.UNDERUSE_POLICY));
+    const advice = AdvicePolicySchema.parse(JSON.parse(env.ADVICE_POLICY));
     const prefix =
       env.REPORT_PREFIX.endsWith('/') || env.REPORT_PREFIX === ''
         ? env.REPORT_PREFIX
@@ -266,6 +283,7 @@ function depsFromEnv(): ReportDeps {
       notifier: snsNotifier(traced(new SNSClient({})), env.REPORT_TOPIC_ARN),
       sink: new RemoteWriteClient({ url: env.REMOTE_WRITE_URL, sigv4: {} }),
       policy,
+      advice,
       prefix,
       location: `s3://${env.REPORT_BUCKET}/`,
     };
