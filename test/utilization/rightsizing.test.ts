@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RightsizingPolicySchema } from '#contracts/utilization';
+import { RIGHTSIZING_PREFILTER } from '#utilization/report-advice';
 import {
   catalogPrice,
   type Observed,
@@ -13,7 +14,7 @@ import {
   type SizedResource,
   type SizingOption,
 } from '#utilization/rightsizing';
-import { EC2_OPTIONS, FARGATE_SIZES, RDS_OPTIONS } from '#utilization/rightsizing-catalog';
+import { EC2_OPTIONS, FARGATE_SIZES, MSK_OPTIONS, RDS_OPTIONS } from '#utilization/rightsizing-catalog';
 
 const policy = RightsizingPolicySchema.parse({});
 const GIB = 1024 ** 3;
@@ -388,5 +389,33 @@ describe('catalog', () => {
       hourlyUsd: 0.065,
       burstBaselinePercent: 20,
     });
+  });
+});
+
+describe('the report prefilter', () => {
+  it('never hides a fitting option: no cheaper option has RIGHTSIZING_PREFILTER x the CPU capacity', () => {
+    // The report leaves resources at CPU p95 >= target x RIGHTSIZING_PREFILTER in the database; that
+    // is safe only while no cheaper candidate offers that much more vCPU x perf x units.
+    const resources: SizedResource[] = [
+      ...[...EC2_OPTIONS.keys()].map((t) => ec2(t)),
+      ...[...RDS_OPTIONS.keys()].map((c) => rds(c)),
+      ...[...MSK_OPTIONS.keys()].flatMap((b) => [2, 3, 6, 9].map((n) => msk(b, n))),
+      ...FARGATE_SIZES.flatMap((s) => [
+        fargate(s.vcpu, s.memoryGiB * 1024, 2),
+        fargate(s.vcpu, s.memoryGiB * 1024, 2, { cpuArchitecture: 'ARM64' }),
+      ]),
+    ];
+    let worst = 0;
+    for (const r of resources) {
+      const options = optionsFor(r);
+      if ('skip' in options) throw new Error(options.skip);
+      const capacity = (o: SizingOption) => o.vcpu * o.perf * o.units;
+      for (const c of options.candidates) {
+        if (c.catalogMonthlyUsd! < options.current.catalogMonthlyUsd!)
+          worst = Math.max(worst, capacity(c) / capacity(options.current));
+      }
+    }
+    expect(worst).toBeGreaterThan(1);
+    expect(worst).toBeLessThan(RIGHTSIZING_PREFILTER);
   });
 });
