@@ -95,13 +95,26 @@ const PER_PERIOD: Record<Service, ReturnType<typeof sql>> = {
            max(value) filter (where metric = 'BytesOutPerSec' and statistic = 'Maximum') as bytes_out`,
 };
 
-/** Window statistics of one service's resources for rightsizing. */
-function sizingQuery(service: Service, days: number, bounds: WindowBounds, cpuBelow: number) {
+/** Resources per rightsizing query: one page's rows stay well inside the Data API's 1 MiB answer. */
+export const RIGHTSIZING_PAGE = 500;
+
+/** The page of a service's resources after `after` (ARN order), as SQL selecting `arn`. */
+const pageOf = (service: Service, after: string, size: number) =>
+  sql`select arn from resources where service = ${service} and arn > ${after} order by arn limit ${size}`;
+
+/** Window statistics of one page of a service's resources for rightsizing. */
+function sizingQuery(
+  service: Service,
+  days: number,
+  bounds: WindowBounds,
+  cpuBelow: number,
+  page: ReturnType<typeof sql>,
+) {
   const w = windowFor(service, days, bounds);
   const stats = sql`
     with per_period as (
       select resource_arn, period_start, period_seconds, ${PER_PERIOD[service]}
-        from metric_rows where ${inWindow(w)}
+        from metric_rows where ${inWindow(w)} and resource_arn in (${page})
        group by resource_arn, period_start, period_seconds
     ), p as (
       select resource_arn,
@@ -140,6 +153,7 @@ function observedOf(r: JudgedRow): Observed {
  * @param policy CPU target and memory headroom
  * @param bounds asOf, coverage, liveness
  * @param skip ARNs not to rightsize (the idle findings)
+ * @param pageSize resources per query @default RIGHTSIZING_PAGE
  */
 export async function findRightsizing(
   db: Db,
@@ -148,39 +162,56 @@ export async function findRightsizing(
   policy: AdvicePolicy['rightsizing'],
   bounds: WindowBounds,
   skip: ReadonlySet<string> = new Set(),
+  pageSize = RIGHTSIZING_PAGE,
 ): Promise<RightsizingEntry[]> {
   const out: RightsizingEntry[] = [];
+  const rows: { service: Service; row: JudgedRow }[] = [];
   for (const service of Object.keys(PER_PERIOD) as Service[]) {
-    const days = windows[service];
-    const query = sizingQuery(service, days, bounds, policy.cpuTargetPercent * RIGHTSIZING_PREFILTER);
-    for (const row of resultRows<JudgedRow>(await db.execute(query))) {
-      if (skip.has(row.arn)) continue;
-      const resource = {
+    for (let after = ''; ; ) {
+      const page = pageOf(service, after, pageSize);
+      const [last] = resultRows<{ arn: string | null }>(
+        await db.execute(sql`select max(arn) as arn from (${page}) p`),
+      );
+      if (!last?.arn) break;
+      const query = sizingQuery(
         service,
-        region: row.region,
-        attributes: JSON.parse(row.attributes) as Record<string, string>,
-        capacity: JSON.parse(row.capacity) as Record<string, number>,
-      };
-      const options = optionsFor(resource);
-      if ('skip' in options) continue;
-      const price = await optionPrices(resource, options, prices);
-      const rec = recommend(resource, options, observedOf(row), policy, price);
-      if ('none' in rec) continue;
-      out.push({
-        service,
-        accountId: row.account_id,
-        region: row.region,
-        resourceArn: row.arn,
-        name: row.name,
-        resourceType: row.type,
-        days,
-        ...rec,
-        evidence: {
-          ...rec.evidence,
-          coverage: Math.min(1, Number(row.covered_seconds) / (days * 86_400)),
-        },
-      });
+        windows[service],
+        bounds,
+        policy.cpuTargetPercent * RIGHTSIZING_PREFILTER,
+        page,
+      );
+      for (const row of resultRows<JudgedRow>(await db.execute(query))) rows.push({ service, row });
+      after = last.arn;
     }
+  }
+  for (const { service, row } of rows) {
+    const days = windows[service];
+    if (skip.has(row.arn)) continue;
+    const resource = {
+      service,
+      region: row.region,
+      attributes: JSON.parse(row.attributes) as Record<string, string>,
+      capacity: JSON.parse(row.capacity) as Record<string, number>,
+    };
+    const options = optionsFor(resource);
+    if ('skip' in options) continue;
+    const price = await optionPrices(resource, options, prices);
+    const rec = recommend(resource, options, observedOf(row), policy, price);
+    if ('none' in rec) continue;
+    out.push({
+      service,
+      accountId: row.account_id,
+      region: row.region,
+      resourceArn: row.arn,
+      name: row.name,
+      resourceType: row.type,
+      days,
+      ...rec,
+      evidence: {
+        ...rec.evidence,
+        coverage: Math.min(1, Number(row.covered_seconds) / (days * 86_400)),
+      },
+    });
   }
   return out.sort(
     (a, b) =>

@@ -9,6 +9,7 @@ import { AdvicePolicySchema } from '#contracts/utilization';
 import { fitLine } from '#utilization/capacity-trends';
 import { AwsPriceList, CachedPrices } from '#utilization/pricing';
 import { buildReport, type UtilizationReport } from '#utilization/report';
+import { findRightsizing } from '#utilization/report-advice';
 import { CSV_COLUMNS, toCsv, toJson, toMarkdown, toTable } from '#utilization/report-format';
 import { GAUGES, reportSamples } from '#utilization/report-gauges';
 import { storeBatch } from '#utilization/store';
@@ -215,6 +216,19 @@ describe('rightsizing section', () => {
     // i-hot (70 % on m5.large), i-grow (on the smallest Graviton size that carries it) get nothing.
     expect(report.rightsizing.map((r) => r.name)).not.toContain('i-hot');
     expect(report.rightsizing.map((r) => r.name)).not.toContain('i-grow');
+  });
+
+  it('gives the same recommendations when the resources are read a page of 2 at a time', async () => {
+    const paged = await findRightsizing(
+      pg.db,
+      new CachedPrices(new AwsPriceList(new PricingClient({ region: 'us-east-1' }))),
+      { ec2: 14, rds: 7, ecs: 14, msk: 14 },
+      advice.rightsizing,
+      { asOf: AS_OF, minCoverage: 0.8, liveWithinHours: 48 },
+      new Set(),
+      2,
+    );
+    expect(paged).toEqual(report.rightsizing);
   });
 
   it('carries the projection, the evidence and the price basis', () => {
