@@ -125,10 +125,15 @@ function sizingQuery(
              max(net) as net_max, max(bytes_in) as bytes_in_max, max(bytes_out) as bytes_out_max
         from per_period group by resource_arn
     )
-    select p.*,
-           (select count(distinct date_trunc('day', q.period_start, 'UTC')) from per_period q
-             where q.resource_arn = p.resource_arn and q.cpu >= p.cpu_p95) as cpu_peak_days
-      from p`;
+    -- One join, not a subquery per resource: the days holding a period at or above the p95.
+    select p.*, coalesce(d.cpu_peak_days, 0) as cpu_peak_days
+      from p
+      left join (
+        select q.resource_arn, count(distinct date_trunc('day', q.period_start, 'UTC')) as cpu_peak_days
+          from per_period q join p on p.resource_arn = q.resource_arn
+         where q.cpu >= p.cpu_p95
+         group by q.resource_arn
+      ) d on d.resource_arn = p.resource_arn`;
   return judged(w, stats, sql`s.cpu_p95 < ${cpuBelow}::float8`);
 }
 
