@@ -369,6 +369,14 @@ describe('under-use report', () => {
     ]);
   });
 
+  it('counts the trend series even when none is rising (no forecast row to carry the counts)', () => {
+    expect(report.forecasts).toEqual([]);
+    // i-new's 3 days are too little history; every other series is flat or periodic.
+    expect(report.trends.tooLittleHistory).toBeGreaterThanOrEqual(1);
+    expect(report.trends.series).toBeGreaterThan(report.trends.tooLittleHistory);
+    expect(report.trends.noForecast).toBe(report.trends.series - report.trends.tooLittleHistory);
+  });
+
   it('leaves out shards whose ledger has been silent for longer than the health horizon', async () => {
     await pg.query(
       `insert into batch_ledger (batch_id, account_id, region, service, window_start, window_end, collected_at, row_count, checksum, status, received_at, updated_at)
