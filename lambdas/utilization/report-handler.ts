@@ -36,7 +36,15 @@ import { logger, metrics, observed, traced } from '#shared/powertools';
 import { RemoteWriteClient } from '#shared/remote-write';
 import { AwsPriceList, CachedPrices, type PricePort } from './pricing.ts';
 import { buildReport, shardHealth, type UtilizationReport } from './report.ts';
-import { countResources, toCsv, toJson, toMarkdown, totalMonthlyUsd, usd } from './report-format.ts';
+import {
+  countResources,
+  toCsv,
+  toJson,
+  toMarkdown,
+  totalMonthlyUsd,
+  totalSavingUsd,
+  usd,
+} from './report-format.ts';
 import { reportSamples, type SampleSink } from './report-gauges.ts';
 
 /** The report function's event. */
@@ -127,6 +135,18 @@ export function summaryMessage(report: UtilizationReport, files: string[], top =
   });
   if (report.findings.length > top)
     lines.push(`... and ${report.findings.length - top} more in the full report.`);
+  if (report.rightsizing.length)
+    lines.push(
+      '',
+      `Rightsizing: ${report.rightsizing.length} changes, about ${usd(totalSavingUsd(report))} a month saved (largest: ${report.rightsizing[0]!.name}, ${report.rightsizing[0]!.current.option} -> ${report.rightsizing[0]!.recommended.option}).`,
+    );
+  if (report.forecasts.length) {
+    const f = report.forecasts[0]!;
+    lines.push(
+      '',
+      `Running out: ${report.forecasts.length} forecasts; soonest ${f.name} ${f.metric} ${f.thresholdPercent}% on ${f.crossesAt.slice(0, 10)}.`,
+    );
+  }
   const stale = report.shards.filter((s) => s.rejectedLast24h > 0);
   if (stale.length) {
     lines.push('', 'Rejected batches in the last 24 hours:');

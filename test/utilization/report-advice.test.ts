@@ -12,6 +12,7 @@ import { buildReport, type UtilizationReport } from '#utilization/report';
 import { findRightsizing } from '#utilization/report-advice';
 import { CSV_COLUMNS, toCsv, toJson, toMarkdown, toTable } from '#utilization/report-format';
 import { GAUGES, reportSamples } from '#utilization/report-gauges';
+import { summaryMessage } from '#utilization/report-handler';
 import { storeBatch } from '#utilization/store';
 import { UnderUsePolicySchema } from '../../lib/config/schema.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
@@ -385,6 +386,16 @@ describe('formats', () => {
     );
     expect(table).toMatch(
       /^\d\s+ec2\s+111122223333\s+i-grow\s+CPU\s+49\.0%\s+80%\s+2025-02-19\s+30\s+1\.00$/m,
+    );
+  });
+
+  it('sums both sections up in the SNS summary', () => {
+    const message = summaryMessage(report, []);
+    expect(message).toContain(
+      'Rightsizing: 5 changes, about $1,735.09 a month saved (largest: i-pricelist, m5.4xlarge -> m5.large).',
+    );
+    expect(message).toMatch(
+      /^Running out: 3 forecasts; soonest (i-grow cpu 80|db-big storage 90)% on 2025-02-19\.$/m,
     );
   });
 
