@@ -7,11 +7,14 @@
  * observatory report --config config/example.yaml --as-of 2025-01-20T00:00:00Z --no-pricing --format csv > idle.csv
  * ```
  * Costs come from the AWS Price List API (needs AWS credentials; `--no-pricing` skips it). The policy is
- * the config file's `utilization.policy` when `--config` is given, else the defaults.
+ * the config file's `utilization.policy` (rightsizing and trends: `utilization.rightsizing`, `.trends`,
+ * `.forecastAlertDays`) when `--config` is given, else the defaults. Without pricing, rightsizing savings
+ * are at the catalog's us-east-1 list prices (rightsizing-catalog.ts).
  * Exit status: 0 on success (with or without findings), 2 on a usage, config or database error.
  */
 import { PricingClient } from '@aws-sdk/client-pricing';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type AdvicePolicy, AdvicePolicySchema } from '#contracts/utilization';
 import { AwsPriceList, CachedPrices, FailFastPrices, type PricePort } from '#utilization/pricing';
 import { buildReport } from '#utilization/report';
 import { formatReport, REPORT_FORMATS, type ReportFormat } from '#utilization/report-format';
@@ -51,10 +54,20 @@ export async function runReportCommand(
   const url = databaseUrl(opts.databaseUrl, out);
   if (!url) return 2;
   let policy: UnderUsePolicy;
+  let advice: AdvicePolicy;
   try {
-    policy = opts.config
-      ? (loadConfig(opts.config).utilization?.policy ?? UnderUsePolicySchema.parse({}))
-      : UnderUsePolicySchema.parse({});
+    const utilization = opts.config ? loadConfig(opts.config).utilization : undefined;
+    // Parsed again: the config's `policy` default is `{}` without the per-service defaults.
+    policy = UnderUsePolicySchema.parse(utilization?.policy ?? {});
+    advice = AdvicePolicySchema.parse(
+      utilization
+        ? {
+            rightsizing: utilization.rightsizing,
+            trends: utilization.trends,
+            forecastAlertDays: utilization.forecastAlertDays,
+          }
+        : {},
+    );
   } catch (err) {
     out.error(err instanceof ConfigError ? err.message : `error: ${(err as Error).message}`);
     return 2;
@@ -67,7 +80,10 @@ export async function runReportCommand(
         )
       : NO_PRICES);
   return withDatabase(url, out, async (handle) => {
-    const report = await buildReport(handle.db, source, policy, opts.asOf ? { asOf: opts.asOf } : {});
+    const report = await buildReport(handle.db, source, policy, {
+      advice,
+      ...(opts.asOf ? { asOf: opts.asOf } : {}),
+    });
     out.write(formatReport(report, opts.format));
     return 0;
   });

@@ -40,3 +40,38 @@ export const UnderUsePolicySchema = z.strictObject({
 
 /** A validated under-use policy, defaults applied. */
 export type UnderUsePolicy = z.infer<typeof UnderUsePolicySchema>;
+
+/** Rightsizing: what a recommended option must leave free (report.ts, rightsizing.ts). */
+export const RightsizingPolicySchema = z.strictObject({
+  /** Projected p95 CPU of the recommended option stays at or below this. */
+  cpuTargetPercent: z.number().gt(0).max(100).default(40),
+  /** Observed p95 memory must fit in the option's memory less this share of it. */
+  memoryHeadroomPercent: z.number().min(0).max(90).default(20),
+});
+export type RightsizingPolicy = z.infer<typeof RightsizingPolicySchema>;
+
+/** Capacity trends: the daily p95 series fitted and the thresholds they are projected to (capacity-trends.ts). */
+export const CapacityTrendPolicySchema = z.strictObject({
+  /** Days of daily p95 fitted, up to the report's asOf. */
+  days: z.number().int().min(3).max(400).default(30),
+  /** Fewer days with data than this: no forecast. */
+  minDays: z.number().int().min(3).max(400).default(7),
+  /** A fit explaining less of the variance than this (R²) gives no forecast. */
+  minR2: z.number().min(0).max(1).default(0.5),
+  /** CPU p95 threshold a forecast projects to (percent). */
+  cpuPercent: z.number().gt(0).max(100).default(80),
+  /** Storage used threshold a forecast projects to (percent). */
+  storagePercent: z.number().gt(0).max(100).default(90),
+  /** Forecasts further out than this are not reported. */
+  horizonDays: z.number().int().min(1).max(3650).default(90),
+});
+export type CapacityTrendPolicy = z.infer<typeof CapacityTrendPolicySchema>;
+
+/** Rightsizing and trend settings the report function runs with (its `ADVICE_POLICY` environment). */
+export const AdvicePolicySchema = z.strictObject({
+  rightsizing: RightsizingPolicySchema.prefault({}),
+  trends: CapacityTrendPolicySchema.prefault({}),
+  /** A forecast crossing within this many days raises UtilizationCapacityForecast. */
+  forecastAlertDays: z.number().int().min(1).max(365).default(14),
+});
+export type AdvicePolicy = z.infer<typeof AdvicePolicySchema>;

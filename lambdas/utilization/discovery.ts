@@ -54,11 +54,13 @@ export interface DiscoveryClients {
   readonly kafka: KafkaClient;
 }
 
-/** Reserved CPU and memory of an ECS task definition, and the CPU architecture it runs on. */
+/** Reserved CPU and memory of an ECS task definition, and the CPU architecture and OS it runs on. */
 export interface TaskSize {
   readonly cpuUnits?: number;
   readonly memoryMiB?: number;
   readonly cpuArchitecture?: string;
+  /** `LINUX`, `WINDOWS_SERVER_2022_CORE`, ...; absent when the task definition names none (Linux). */
+  readonly operatingSystemFamily?: string;
 }
 
 /** Discovery settings. */
@@ -272,6 +274,10 @@ async function taskSize(ecs: ECSClient, arn: string, cache: Map<string, TaskSize
     memoryMiB: toNumber(td?.memory) ?? sum((c) => c.memory ?? c.memoryReservation),
     // Fargate and ECS default to X86_64 when the task definition names no runtime platform.
     cpuArchitecture: td?.runtimePlatform?.cpuArchitecture ?? 'X86_64',
+    // Rightsizing offers ARM64 only to Linux tasks.
+    ...(td?.runtimePlatform?.operatingSystemFamily
+      ? { operatingSystemFamily: td.runtimePlatform.operatingSystemFamily }
+      : {}),
   };
   cache.set(arn, size);
   return size;
@@ -347,7 +353,11 @@ export async function discoverEcs(
           desiredCount: s.desiredCount,
           runningCount: s.runningCount,
         }),
-        attributes: strings({ launchType: launchTypeOf(s), cpuArchitecture: size.cpuArchitecture }),
+        attributes: strings({
+          launchType: launchTypeOf(s),
+          cpuArchitecture: size.cpuArchitecture,
+          operatingSystemFamily: size.operatingSystemFamily,
+        }),
       },
       target: { service: 'ecs', clusterName: arnName(s.clusterArn!), serviceName: s.serviceName! },
     }));

@@ -24,14 +24,27 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { type UnderUsePolicy, UnderUsePolicySchema } from '#contracts/utilization';
+import {
+  type AdvicePolicy,
+  AdvicePolicySchema,
+  type UnderUsePolicy,
+  UnderUsePolicySchema,
+} from '#contracts/utilization';
 import { type Db, dbFromEnv, retryWhileResuming } from '#shared/db/client';
 import { explainError } from '#shared/explain-error';
 import { logger, metrics, observed, traced } from '#shared/powertools';
 import { RemoteWriteClient } from '#shared/remote-write';
 import { AwsPriceList, CachedPrices, type PricePort } from './pricing.ts';
 import { buildReport, shardHealth, type UtilizationReport } from './report.ts';
-import { countResources, toCsv, toJson, toMarkdown, totalMonthlyUsd, usd } from './report-format.ts';
+import {
+  countResources,
+  toCsv,
+  toJson,
+  toMarkdown,
+  totalMonthlyUsd,
+  totalSavingUsd,
+  usd,
+} from './report-format.ts';
 import { reportSamples, type SampleSink } from './report-gauges.ts';
 
 /** The report function's event. */
@@ -81,6 +94,8 @@ export interface ReportDeps {
   readonly notifier: Notifier;
   readonly sink: SampleSink;
   readonly policy: UnderUsePolicy;
+  /** Rightsizing and trend settings. @default AdvicePolicySchema defaults */
+  readonly advice?: AdvicePolicy;
   /** Key prefix of report files, ending in `/`. */
   readonly prefix: string;
   /** Where files are described in the summary, e.g. `s3://bucket/`. */
@@ -120,6 +135,18 @@ export function summaryMessage(report: UtilizationReport, files: string[], top =
   });
   if (report.findings.length > top)
     lines.push(`... and ${report.findings.length - top} more in the full report.`);
+  if (report.rightsizing.length)
+    lines.push(
+      '',
+      `Rightsizing: ${report.rightsizing.length} changes, about ${usd(totalSavingUsd(report))} a month saved (largest: ${report.rightsizing[0]!.name}, ${report.rightsizing[0]!.current.option} -> ${report.rightsizing[0]!.recommended.option}).`,
+    );
+  if (report.forecasts.length) {
+    const f = report.forecasts[0]!;
+    lines.push(
+      '',
+      `Running out: ${report.forecasts.length} forecasts; soonest ${f.name} ${f.metric} ${f.thresholdPercent}% on ${f.crossesAt.slice(0, 10)}.`,
+    );
+  }
   const stale = report.shards.filter((s) => s.rejectedLast24h > 0);
   if (stale.length) {
     lines.push('', 'Rejected batches in the last 24 hours:');
@@ -152,6 +179,10 @@ export async function runReport(
       findings: [],
       totals: [],
       shards,
+      advice: deps.advice ?? AdvicePolicySchema.parse({}),
+      rightsizing: [],
+      forecasts: [],
+      trends: { series: 0, forecasts: 0, tooLittleHistory: 0, noForecast: 0 },
     };
     const samples = reportSamples(report, { findings: false });
     const result = await deps.sink.write(samples, { deadline });
@@ -162,7 +193,11 @@ export async function runReport(
   }
 
   const report = await retryWhileResuming(() =>
-    buildReport(deps.db, deps.prices, deps.policy, { asOf, now }),
+    buildReport(deps.db, deps.prices, deps.policy, {
+      asOf,
+      now,
+      ...(deps.advice ? { advice: deps.advice } : {}),
+    }),
   );
   const stamp = report.generatedAt.replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
   const day = report.generatedAt.slice(0, 10).replace(/-/g, '/');
@@ -246,6 +281,7 @@ const EnvSchema = z.object({
   REPORT_TOPIC_ARN: z.string().regex(/^arn:aws[a-z-]*:sns:/, 'REPORT_TOPIC_ARN must be an SNS topic ARN'),
   REMOTE_WRITE_URL: z.url({ error: 'REMOTE_WRITE_URL must be the AMP remote-write URL' }),
   UNDERUSE_POLICY: z.string().default('{}'),
+  ADVICE_POLICY: z.string().default('{}'),
   PRICING_REGION: z.enum(['us-east-1', 'eu-central-1', 'ap-south-1']).default('us-east-1'),
 });
 
@@ -255,6 +291,7 @@ function depsFromEnv(): ReportDeps {
   if (!envDeps) {
     const env = EnvSchema.parse(process.env);
     const policy = UnderUsePolicySchema.parse(JSON.parse(env.UNDERUSE_POLICY));
+    const advice = AdvicePolicySchema.parse(JSON.parse(env.ADVICE_POLICY));
     const prefix =
       env.REPORT_PREFIX.endsWith('/') || env.REPORT_PREFIX === ''
         ? env.REPORT_PREFIX
@@ -266,6 +303,7 @@ function depsFromEnv(): ReportDeps {
       notifier: snsNotifier(traced(new SNSClient({})), env.REPORT_TOPIC_ARN),
       sink: new RemoteWriteClient({ url: env.REMOTE_WRITE_URL, sigv4: {} }),
       policy,
+      advice,
       prefix,
       location: `s3://${env.REPORT_BUCKET}/`,
     };

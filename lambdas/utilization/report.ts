@@ -21,26 +21,32 @@
  * and its state is not a terminal or stopped one.
  */
 import { type SQL, sql } from 'drizzle-orm';
-import type { UnderUsePolicy } from '#contracts/utilization';
+import { type AdvicePolicy, AdvicePolicySchema, type UnderUsePolicy } from '#contracts/utilization';
 import { type Db, resultRows } from '#shared/db/client';
 import { type CostEstimate, estimateMonthlyCost, type PricePort } from './pricing.ts';
+import {
+  type CapacityForecast,
+  findCapacityForecasts,
+  findRightsizing,
+  type RightsizingEntry,
+  type TrendSummary,
+} from './report-advice.ts';
+import {
+  DEFAULT_LIVE_WITHIN_HOURS,
+  DEFAULT_MIN_COVERAGE,
+  inWindow,
+  iso,
+  type JudgedRow,
+  judged,
+  num,
+  type ReportedResource,
+  type Window,
+  windowFor,
+} from './report-sql.ts';
 import type { Service } from './rows.ts';
 
-/** Share of the window a resource's datapoints must cover before it is judged. */
-export const DEFAULT_MIN_COVERAGE = 0.8;
-/** A resource not seen by a collection for this long is treated as gone. */
-export const DEFAULT_LIVE_WITHIN_HOURS = 48;
-/** States in which a resource costs no compute or is going away: never reported. */
-export const INACTIVE_STATES = [
-  'terminated',
-  'shutting-down',
-  'stopping',
-  'stopped',
-  'deleting',
-  'deleted',
-  'inactive',
-  'failed',
-];
+export { DEFAULT_LIVE_WITHIN_HOURS, DEFAULT_MIN_COVERAGE, INACTIVE_STATES } from './report-sql.ts';
+
 /**
  * Shards without any ledger entry for this long drop out of the health figures (an account or region
  * removed from the config stops alerting after this; a shard silent for less keeps its last success).
@@ -50,13 +56,7 @@ export const HEALTH_HORIZON_DAYS = 7;
 const BASIC_MONITORING_SAMPLES_PER_DAY = 288;
 
 /** One under-used resource. */
-export interface Finding {
-  readonly service: Service;
-  readonly accountId: string;
-  readonly region: string;
-  readonly resourceArn: string;
-  readonly name: string;
-  readonly resourceType: string;
+export interface Finding extends ReportedResource {
   readonly state: string;
   /** Why it is reported, in words. */
   readonly reason: string;
@@ -101,6 +101,14 @@ export interface UtilizationReport {
   /** One entry per service and account that has findings or collected shards. */
   readonly totals: ReportTotal[];
   readonly shards: ShardHealth[];
+  /** The rightsizing and trend settings the advice sections were made with. */
+  readonly advice: AdvicePolicy;
+  /** Rightsizing recommendations, ranked by monthly saving (highest first). */
+  readonly rightsizing: RightsizingEntry[];
+  /** Resource metrics projected to cross their threshold, soonest first. */
+  readonly forecasts: CapacityForecast[];
+  /** How many series were fitted and why the others have no forecast. */
+  readonly trends: TrendSummary;
 }
 
 /** Options of `buildReport` and `findUnderused`. */
@@ -113,6 +121,8 @@ export interface ReportOptions {
   readonly liveWithinHours?: number;
   /** Clock for `generatedAt` and for the ledger health figures (arrival times). @default () => new Date() */
   readonly now?: () => Date;
+  /** Rightsizing and trend settings (buildReport). @default AdvicePolicySchema defaults */
+  readonly advice?: AdvicePolicy;
 }
 
 /** A finding before pricing. */
@@ -120,55 +130,6 @@ export type UnpricedFinding = Omit<Finding, 'monthlyUsd' | 'costBasis'> & {
   readonly attributes: Record<string, string>;
   readonly capacity: Record<string, number>;
 };
-
-interface Row {
-  arn: string;
-  account_id: string;
-  region: string;
-  name: string;
-  type: string;
-  state: string;
-  attributes: string;
-  capacity: string;
-  covered_seconds: unknown;
-  [stat: string]: unknown;
-}
-
-const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
-const iso = (d: Date) => d.toISOString();
-const inactive = sql.raw(INACTIVE_STATES.map((s) => `'${s}'`).join(', '));
-
-/** The bounds one service's statistics are computed over. */
-interface Window {
-  readonly service: Service;
-  readonly since: string;
-  readonly asOf: string;
-  readonly liveSince: string;
-  /** Seconds of datapoints a resource needs to be judged. */
-  readonly coverageSeconds: number;
-}
-
-/**
- * Live resources of a service joined to their window statistics, keeping those whose statistics pass
- * `condition` and cover enough of the window. `stats` must select `resource_arn` and `covered_seconds`.
- */
-function judged(w: Window, stats: SQL, condition: SQL): SQL {
-  return sql`
-    select r.arn, r.account_id, r.region, r.name, r.type, r.state,
-           r.attributes::text as attributes, r.capacity::text as capacity, s.*
-      from resources r
-      join (${stats}) s on s.resource_arn = r.arn
-     where r.service = ${w.service}
-       and r.last_seen >= ${w.liveSince}::timestamptz
-       and lower(r.state) not in (${inactive})
-       and s.covered_seconds >= ${w.coverageSeconds}::float8
-       and (${condition})
-     order by r.arn`;
-}
-
-/** Datapoints of one service inside the window. */
-const inWindow = (w: Window) =>
-  sql`service = ${w.service} and period_start >= ${w.since}::timestamptz and period_start < ${w.asOf}::timestamptz`;
 
 function ec2Query(w: Window, p: UnderUsePolicy['ec2']): SQL {
   const stats = sql`
@@ -273,18 +234,13 @@ export async function findUnderused(
   const asOf = options.asOf ?? new Date();
   const minCoverage = options.minCoverage ?? DEFAULT_MIN_COVERAGE;
   const liveWithinHours = options.liveWithinHours ?? DEFAULT_LIVE_WITHIN_HOURS;
-  const window = (service: Service, days: number): Window => ({
-    service,
-    since: iso(new Date(asOf.getTime() - days * 86_400_000)),
-    asOf: iso(asOf),
-    liveSince: iso(new Date(asOf.getTime() - liveWithinHours * 3_600_000)),
-    coverageSeconds: minCoverage * days * 86_400,
-  });
+  const bounds = { asOf, minCoverage, liveWithinHours };
+  const window = (service: Service, days: number): Window => windowFor(service, days, bounds);
   const plans: {
     service: Service;
     days: number;
     query: SQL;
-    describe: (r: Row) => { reason: string; evidence: Record<string, number> };
+    describe: (r: JudgedRow) => { reason: string; evidence: Record<string, number> };
   }[] = [
     {
       service: 'ec2',
@@ -345,7 +301,7 @@ export async function findUnderused(
 
   const findings: UnpricedFinding[] = [];
   for (const plan of plans) {
-    const rows = resultRows<Row>(await db.execute(plan.query));
+    const rows = resultRows<JudgedRow>(await db.execute(plan.query));
     for (const r of rows) {
       const { reason, evidence } = plan.describe(r);
       findings.push({
@@ -452,6 +408,21 @@ export async function buildReport(
       costBasis: cost.basis,
     });
   }
+  const advice = options.advice ?? AdvicePolicySchema.parse({});
+  const bounds = {
+    asOf,
+    minCoverage: options.minCoverage ?? DEFAULT_MIN_COVERAGE,
+    liveWithinHours: options.liveWithinHours ?? DEFAULT_LIVE_WITHIN_HOURS,
+  };
+  const rightsizing = await findRightsizing(
+    db,
+    prices,
+    { ec2: policy.ec2.days, rds: policy.rds.days, ecs: policy.ecs.days, msk: policy.msk.days },
+    advice.rightsizing,
+    bounds,
+    new Set(findings.map((f) => f.resourceArn)),
+  );
+  const { forecasts, summary } = await findCapacityForecasts(db, advice.trends, bounds);
   const generatedAt = (options.now ?? (() => new Date()))();
   const shards = await shardHealth(db, generatedAt);
   const totals = new Map<
@@ -483,5 +454,9 @@ export async function buildReport(
       (a, b) => a.service.localeCompare(b.service) || a.accountId.localeCompare(b.accountId),
     ),
     shards,
+    advice,
+    rightsizing,
+    forecasts,
+    trends: summary,
   };
 }

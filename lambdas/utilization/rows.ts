@@ -104,7 +104,8 @@ export const ResourceRowSchema = z.strictObject({
   /**
    * Descriptive strings the report needs to price the resource, by service: ec2 `instanceType`,
    * `platform` (`Linux/UNIX` | `Windows`), `tenancy`; rds `instanceClass`, `engine`, `multiAz`
-   * (`true` | `false`); ecs `launchType` (`FARGATE` | `EC2`), `cpuArchitecture` (`X86_64` | `ARM64`);
+   * (`true` | `false`); ecs `launchType` (`FARGATE` | `EC2`), `cpuArchitecture` (`X86_64` | `ARM64`),
+   * `operatingSystemFamily` (`LINUX`, `WINDOWS_SERVER_2022_CORE`, ...; absent when not named);
    * msk `brokerType` (`kafka.m5.large`). Optional: a resource without them is reported unpriced.
    */
   attributes: z.record(z.string(), z.string()).optional(),

@@ -16,7 +16,11 @@ import {
   probeSettings,
   TcpTargetSchema,
 } from '#contracts/probes';
-import { UnderUsePolicySchema } from '#contracts/utilization';
+import {
+  CapacityTrendPolicySchema,
+  RightsizingPolicySchema,
+  UnderUsePolicySchema,
+} from '#contracts/utilization';
 import { DEFAULT_BATCH_LIMITS } from '#contracts/utilization-batch';
 import { KAFKA_SHA512 } from '../msk-rollback/mm2-image.ts';
 import { AWS_REGIONS } from './regions.ts';
@@ -292,6 +296,12 @@ export const UtilizationSchema = z.strictObject({
   /** Percentage of shards that may fail before the run fails. */
   toleratedFailurePercent: z.number().min(0).max(100).default(20),
   policy: UnderUsePolicySchema.default({} as never),
+  /** Rightsizing: CPU target and memory headroom of a recommended option. */
+  rightsizing: RightsizingPolicySchema.prefault({}),
+  /** Capacity trends: days fitted, minimum history and fit, thresholds, horizon. */
+  trends: CapacityTrendPolicySchema.prefault({}),
+  /** UtilizationCapacityForecast fires when a forecast crossing is this many days away or fewer. */
+  forecastAlertDays: z.number().int().min(1).max(365).default(14),
   /** Days of metric rows kept; whole months past it are dropped (metric_rows is partitioned by month). */
   retentionDays: z.number().int().min(31).max(3660).default(400),
   thresholds: z

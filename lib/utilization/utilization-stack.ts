@@ -307,6 +307,11 @@ export class UtilizationStack extends Stack {
         REPORT_TOPIC_ARN: alertTopic.topicArn,
         REMOTE_WRITE_URL: props.remoteWriteUrl,
         UNDERUSE_POLICY: JSON.stringify(config.policy),
+        ADVICE_POLICY: JSON.stringify({
+          rightsizing: config.rightsizing,
+          trends: config.trends,
+          forecastAlertDays: config.forecastAlertDays,
+        }),
         // The Price List API answers only in these regions; us-east-1 holds every region's prices.
         PRICING_REGION: 'us-east-1',
       },

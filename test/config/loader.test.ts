@@ -44,6 +44,22 @@ describe('loadConfig', () => {
     });
   });
 
+  it('gives utilization rightsizing and trends their defaults, and checks their bounds', () => {
+    const config = loadConfig(EXAMPLE_CONFIG);
+    expect(config.utilization).toMatchObject({
+      rightsizing: { cpuTargetPercent: 40, memoryHeadroomPercent: 20 },
+      trends: { days: 30, minDays: 7, minR2: 0.5, cpuPercent: 80, storagePercent: 90, horizonDays: 90 },
+      forecastAlertDays: 14,
+    });
+    const bad = withExample((c) => {
+      c.utilization.rightsizing = { cpuTargetPercent: 0 };
+      c.utilization.forecastAlertDays = 0;
+    });
+    expect(problemsOf(() => loadConfig(bad)).join('\n')).toMatch(
+      /utilization\.rightsizing\.cpuTargetPercent[\s\S]*utilization\.forecastAlertDays|utilization\.forecastAlertDays[\s\S]*utilization\.rightsizing\.cpuTargetPercent/,
+    );
+  });
+
   it('lists every problem of a bad file by path', () => {
     const problems = problemsOf(() => loadConfig(BAD));
     expect(problems).toEqual(

@@ -211,6 +211,7 @@ describe('ECS discovery', () => {
     expect(byName.get('cart')!.resource.attributes).toEqual({
       launchType: 'FARGATE',
       cpuArchitecture: 'ARM64',
+      operatingSystemFamily: 'LINUX',
     });
     expect(byName.get('thumbnailer')!.resource.attributes?.launchType).toBe('EC2');
     expect(byName.get('search')!.resource.state).toBe('DRAINING');

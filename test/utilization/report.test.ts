@@ -4,98 +4,13 @@ import { AwsPriceList, CachedPrices } from '#utilization/pricing';
 import { buildReport, findUnderused, shardHealth, type UtilizationReport } from '#utilization/report';
 import { CSV_COLUMNS, toCsv, toMarkdown, toTable } from '#utilization/report-format';
 import { GAUGES, reportSamples } from '#utilization/report-gauges';
-import type { Batch, MetricRow, ResourceRow, Service } from '#utilization/rows';
 import { storeBatch } from '#utilization/store';
 import { UnderUsePolicySchema } from '../../lib/config/schema.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { mockPricing } from './pricing-fixtures.ts';
+import { ACCOUNT, AS_OF, HOUR, REGION, type SeedResource, seedBatches } from './report-fixtures.ts';
 
-const ACCOUNT = '111122223333';
-const REGION = 'eu-west-1';
-const AS_OF = new Date('2025-01-20T00:00:00Z');
-const HOUR = 3_600_000;
 const policy = UnderUsePolicySchema.parse({});
-
-interface SeedResource {
-  id: string;
-  service: Service;
-  type: string;
-  state?: string;
-  attributes?: Record<string, string>;
-  capacity?: Record<string, number>;
-  hasAgentMetrics?: boolean;
-  /** Hours of data before AS_OF. */
-  hours: number;
-  metrics: {
-    metric: string;
-    statistic: MetricRow['statistic'];
-    unit: MetricRow['unit'];
-    value: (hour: number) => number;
-  }[];
-}
-
-const arnOf = (r: SeedResource) =>
-  ({
-    ec2: `arn:aws:ec2:${REGION}:${ACCOUNT}:instance/${r.id}`,
-    rds: `arn:aws:rds:${REGION}:${ACCOUNT}:db:${r.id}`,
-    ecs: `arn:aws:ecs:${REGION}:${ACCOUNT}:service/apps/${r.id}`,
-    msk: `arn:aws:kafka:${REGION}:${ACCOUNT}:cluster/${r.id}/8d5b6a1e-0f3c-4b1a-9e1f-2a3b4c5d6e7f-3`,
-  })[r.service];
-
-/** One batch per service holding hourly datapoints of its seeded resources. */
-function seedBatches(resources: SeedResource[]): Batch[] {
-  const services = [...new Set(resources.map((r) => r.service))];
-  return services.map((service) => {
-    const mine = resources.filter((r) => r.service === service);
-    const maxHours = Math.max(...mine.map((r) => r.hours));
-    const start = new Date(AS_OF.getTime() - maxHours * HOUR);
-    const rows: MetricRow[] = [];
-    const res: ResourceRow[] = mine.map((r) => {
-      const resourceArn = arnOf(r);
-      for (let h = 0; h < r.hours; h++) {
-        const periodStart = new Date(AS_OF.getTime() - (r.hours - h) * HOUR).toISOString();
-        for (const m of r.metrics) {
-          rows.push({
-            resourceArn,
-            accountId: ACCOUNT,
-            region: REGION,
-            service,
-            resourceType: r.type,
-            metric: m.metric,
-            statistic: m.statistic,
-            unit: m.unit,
-            periodStart,
-            periodSeconds: 3600,
-            value: m.value(h),
-          });
-        }
-      }
-      return {
-        resourceArn,
-        accountId: ACCOUNT,
-        region: REGION,
-        service,
-        resourceType: r.type,
-        name: r.id,
-        state: r.state ?? 'running',
-        tags: {},
-        capacity: r.capacity ?? {},
-        attributes: r.attributes ?? {},
-        hasAgentMetrics: r.hasAgentMetrics ?? false,
-        observedAt: new Date(AS_OF.getTime() - 30 * 60_000).toISOString(),
-      };
-    });
-    return {
-      version: 1 as const,
-      batchId: `seed-${service}`,
-      shard: { accountId: ACCOUNT, region: REGION, service },
-      window: { start: start.toISOString(), end: AS_OF.toISOString() },
-      collectedAt: new Date(AS_OF.getTime() - 20 * 60_000).toISOString(),
-      resources: res,
-      rows,
-    };
-  });
-}
 
 const m5 = { instanceType: 'm5.large', platform: 'Linux/UNIX', tenancy: 'default' };
 const cpu = (value: (h: number) => number) => [
@@ -454,6 +369,14 @@ describe('under-use report', () => {
     ]);
   });
 
+  it('counts the trend series even when none is rising (no forecast row to carry the counts)', () => {
+    expect(report.forecasts).toEqual([]);
+    // i-new's 3 days are too little history; every other series is flat or periodic.
+    expect(report.trends.tooLittleHistory).toBeGreaterThanOrEqual(1);
+    expect(report.trends.series).toBeGreaterThan(report.trends.tooLittleHistory);
+    expect(report.trends.noForecast).toBe(report.trends.series - report.trends.tooLittleHistory);
+  });
+
   it('leaves out shards whose ledger has been silent for longer than the health horizon', async () => {
     await pg.query(
       `insert into batch_ledger (batch_id, account_id, region, service, window_start, window_end, collected_at, row_count, checksum, status, received_at, updated_at)
@@ -473,11 +396,16 @@ describe('under-use report', () => {
   it('renders CSV with one quoted row per finding', () => {
     const lines = toCsv(report).trimEnd().split('\r\n');
     expect(lines[0]).toBe(CSV_COLUMNS.join(','));
-    expect(lines).toHaveLength(report.findings.length + 1);
-    expect(lines[1]).toMatch(
-      /^1,ec2,111122223333,eu-west-1,arn:aws:ec2:eu-west-1:111122223333:instance\/i-idle-4xl,i-idle-4xl,instance,running,624\.88,m5\.4xlarge Linux at \$0\.856\/h x 730 h,CPU p95 3\.00% < 10% and network 2\.75 MiB\/day < 120 MiB\/day over 14 days,14,1,3,4\.5,,2880000,,$/,
+    // The idle findings first, then the rightsizing and forecast sections.
+    expect(lines).toHaveLength(
+      1 + report.findings.length + report.rightsizing.length + report.forecasts.length,
     );
-    expect(lines.at(-1)).toMatch(/^7,ec2,.*,i-no-type,instance,running,,no instanceType attribute,/);
+    expect(lines[1]).toMatch(
+      /^1,ec2,111122223333,eu-west-1,arn:aws:ec2:eu-west-1:111122223333:instance\/i-idle-4xl,i-idle-4xl,instance,running,624\.88,m5\.4xlarge Linux at \$0\.856\/h x 730 h,CPU p95 3\.00% < 10% and network 2\.75 MiB\/day < 120 MiB\/day over 14 days,14,1,3,4\.5,,2880000,,,idle,{24}$/,
+    );
+    expect(lines[report.findings.length]).toMatch(
+      /^7,ec2,.*,i-no-type,instance,running,,no instanceType attribute,.*,idle,/,
+    );
   });
 
   it('renders Markdown and a terminal table', () => {
