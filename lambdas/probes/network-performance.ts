@@ -64,8 +64,8 @@ export function networkPerformanceQueries(
 /** The labels of a pair's samples: by AZ ID for an AZ pair (names differ between accounts), by region otherwise. */
 export function pairLabels(pair: NetworkPerformancePair): Record<string, string> {
   return pair.scope === 'az'
-    ? { scope: 'az', source_region: pair.region, source_az_id: pair.source, target_az_id: pair.destination }
-    : { scope: 'region', source_region: pair.source, target_region: pair.destination };
+    ? { pair: 'az', source_region: pair.region, source_az_id: pair.source, target_az_id: pair.destination }
+    : { pair: 'region', source_region: pair.source, target_region: pair.destination };
 }
 
 /** What a pass over the responses found. */

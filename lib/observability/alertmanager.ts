@@ -21,6 +21,8 @@ import { stringify } from 'yaml';
  *   the same target, source AZ ID or pair of regions: the on-call gets the broadest true cause once,
  *   not one page per path. A path alert with `locus="path"` has no broader cause and always notifies.
  * - a detection alert (`signal` set) that is critical silences its warning on the same path.
+ * - AWS's own figure for a pair degraded (AwsNetworkPairDegraded, `pair="az"` or `"region"`) silences
+ *   the latency alerts on that AZ-ID pair or between those regions: the cause is AWS's network.
  */
 export const INHIBIT_RULES = [
   {
@@ -57,6 +59,18 @@ export const INHIBIT_RULES = [
     source_matchers: ['severity="critical"', 'signal=~".+"', 'locus=~".+"'],
     target_matchers: ['severity="warning"', 'signal=~".+"', 'locus=~".+"'],
     equal: ['alertname', 'signal', 'source_az_id', 'target', 'address'],
+  },
+  // AWS's own figure for a pair degraded (AwsNetworkPairDegraded): the latency alerts of the paths on
+  // that AZ-ID pair, or between those two regions, only echo it.
+  {
+    source_matchers: ['alertname="AwsNetworkPairDegraded"', 'pair="az"'],
+    target_matchers: ['signal="latency"'],
+    equal: ['source_az_id', 'target_az_id'],
+  },
+  {
+    source_matchers: ['alertname="AwsNetworkPairDegraded"', 'pair="region"'],
+    target_matchers: ['signal="latency"'],
+    equal: ['source_region', 'target_region'],
   },
 ] as const;
 

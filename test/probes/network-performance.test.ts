@@ -88,7 +88,7 @@ describe('networkPerformanceSamples', () => {
       {
         name: 'aws_network_performance_latency_p50_seconds',
         labels: {
-          scope: 'az',
+          pair: 'az',
           source_region: 'eu-west-1',
           source_az_id: 'euw1-az1',
           target_az_id: 'euw1-az2',
@@ -103,7 +103,7 @@ describe('networkPerformanceSamples', () => {
       }),
       {
         name: 'aws_network_performance_latency_p50_seconds',
-        labels: { scope: 'region', source_region: 'eu-west-1', target_region: 'us-east-1' },
+        labels: { pair: 'region', source_region: 'eu-west-1', target_region: 'us-east-1' },
         value: expect.closeTo(0.06244349, 12),
         timestampMs: t(15).getTime(),
       },
@@ -256,11 +256,11 @@ describe('AWS network performance handler', () => {
   it('lands the newest window of each pair in Prometheus, by AZ ID and by region, stamped with its end', async () => {
     const at = new Date(windowEnd.getTime() + 1000);
     const az = await prom.query(
-      'aws_network_performance_latency_p50_seconds{scope="az",source_az_id="euw1-az1",target_az_id="euw1-az2"}',
+      'aws_network_performance_latency_p50_seconds{pair="az",source_az_id="euw1-az1",target_az_id="euw1-az2"}',
       at,
     );
     expect(az.map((s) => [s.metric.source_region, Number(s.value[1])])).toEqual([['eu-west-1', 0.0005]]);
-    const region = await prom.query('aws_network_performance_latency_p50_seconds{scope="region"}', at);
+    const region = await prom.query('aws_network_performance_latency_p50_seconds{pair="region"}', at);
     expect(region.map((s) => [s.metric.source_region, s.metric.target_region, Number(s.value[1])])).toEqual([
       ['eu-west-1', 'us-east-1', 0.06244349],
     ]);
@@ -270,7 +270,7 @@ describe('AWS network performance handler', () => {
       new Date(windowEnd.getTime() - 1000),
     );
     expect(older).toEqual([]);
-    const start = await prom.query('aws_network_performance_window_start_seconds{scope="region"}', at);
+    const start = await prom.query('aws_network_performance_window_start_seconds{pair="region"}', at);
     expect(Number(start[0]!.value[1])).toBe((windowEnd.getTime() - 300_000) / 1000);
     expect(
       (await prom.query('observatory_run_success{function=~".*AwsNetworkPerformance"}'))[0]!.value[1],

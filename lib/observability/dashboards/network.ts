@@ -183,7 +183,7 @@ export function networkDashboard(): DashboardDefinition {
             legend: 'probe {{source_az_id}} → {{target_az_id}}',
           },
           {
-            expr: 'max by (source_az_id, target_az_id) (aws_network_performance_latency_p50_seconds{scope="az", source_region=~"$region"})',
+            expr: 'max by (source_az_id, target_az_id) (aws_network_performance_latency_p50_seconds{pair="az", source_region=~"$region"})',
             legend: 'AWS {{source_az_id}} → {{target_az_id}}',
           },
         ],
@@ -200,7 +200,7 @@ export function networkDashboard(): DashboardDefinition {
             legend: 'probe {{source_region}} → {{target_region}}',
           },
           {
-            expr: 'max by (source_region, target_region) (aws_network_performance_latency_p50_seconds{scope="region", source_region=~"$region"})',
+            expr: 'max by (source_region, target_region) (aws_network_performance_latency_p50_seconds{pair="region", source_region=~"$region"})',
             legend: 'AWS {{source_region}} → {{target_region}}',
           },
         ],

@@ -178,6 +178,7 @@ const key = (l: Labels) =>
     l.source_region && l.target_region && `${l.source_region}->${l.target_region}`,
     l.signal,
     l.locus,
+    l.aws_pair && `aws:${l.aws_pair}:${l.source_az_id ?? ''}->${l.target_az_id ?? ''}`,
   ]
     .filter(Boolean)
     .join(' ');
@@ -350,6 +351,7 @@ describe('Alertmanager inhibition (real prometheus-alertmanager)', () => {
       target: string;
       address: string;
       target_region?: string;
+      target_az_id?: string;
     },
   ) => ({ ...alert(alertname, {}), severity, signal, locus, source_region: 'eu-west-1', ...path });
 
@@ -423,6 +425,78 @@ describe('Alertmanager inhibition (real prometheus-alertmanager)', () => {
       [key(cacheRoute)]: false,
     });
     expect([...notified].sort()).toEqual([...causes, webJitter, s3aFromE, cacheRoute].map(key).sort());
+  });
+
+  it("names AWS's network once when AWS's own figure for a pair degraded: its paths' latency alerts silenced, not other pairs' nor other signals", async () => {
+    const awsAz = alert('AwsNetworkPairDegraded', {
+      pair: 'az',
+      aws_pair: 'az',
+      source_region: 'eu-west-1',
+      source_az_id: 'euw1-az1',
+      target_az_id: 'euw1-az2',
+    });
+    const awsRegion = alert('AwsNetworkPairDegraded', {
+      pair: 'region',
+      aws_pair: 'region',
+      source_region: 'us-east-1',
+      target_region: 'eu-west-1',
+    });
+    const from1a = { source_az: 'eu-west-1a', source_az_id: 'euw1-az1' };
+    const toAz2 = pathAlert('ProbeLatencyStep', 'warning', 'latency', 'path', {
+      ...from1a,
+      target: 'mesh-az2',
+      target_az_id: 'euw1-az2',
+      address: '10.0.1.20',
+    });
+    const toAz3 = pathAlert('ProbeLatencyStep', 'warning', 'latency', 'path', {
+      ...from1a,
+      target: 'mesh-az3',
+      target_az_id: 'euw1-az3',
+      address: '10.0.1.30',
+    });
+    // a path to a target outside the probe AZs has no target_az_id: AWS's AZ pair says nothing of it
+    const toOutside = pathAlert('ProbeLatencyDrift', 'warning', 'latency', 'path', {
+      ...from1a,
+      target: 'partner-api',
+      address: '203.0.113.7',
+    });
+    const lossAz2 = pathAlert('ProbeLossOnset', 'warning', 'loss', 'path', {
+      ...from1a,
+      target: 'mesh-az2-loss',
+      target_az_id: 'euw1-az2',
+      address: '10.0.1.20',
+    });
+    const usToEu = pathAlert('ProbeLatencyDrift', 'warning', 'latency', 'path', {
+      source_region: 'us-east-1',
+      source_az: 'us-east-1a',
+      source_az_id: 'use1-az1',
+      target: 'eu-api',
+      target_region: 'eu-west-1',
+      address: '10.0.3.1',
+    });
+    const euToUs = pathAlert('ProbeLatencyDrift', 'warning', 'latency', 'path', {
+      source_az: 'eu-west-1b',
+      source_az_id: 'euw1-az2',
+      target: 'us-api',
+      target_region: 'us-east-1',
+      address: '10.8.3.1',
+    });
+    const causes = [awsAz, awsRegion];
+    const { inhibited } = await scenario(
+      causes,
+      [toAz2, toAz3, toOutside, lossAz2, usToEu, euToUs],
+      [...causes, toAz3, toOutside, lossAz2, euToUs],
+    );
+    expect(Object.fromEntries(inhibited)).toEqual({
+      [key(awsAz)]: false,
+      [key(awsRegion)]: false,
+      [key(toAz2)]: true,
+      [key(toAz3)]: false,
+      [key(toOutside)]: false,
+      [key(lossAz2)]: false,
+      [key(usToEu)]: true,
+      [key(euToUs)]: false,
+    });
   });
 
   it('silences the warning of a detection alert while its critical fires on the same path only', async () => {

@@ -131,7 +131,7 @@ describe('Alertmanager definition', () => {
     const out = execFileSync('amtool', ['check-config', file], { encoding: 'utf8' });
     expect(out).toContain('SUCCESS');
     expect(out).toContain('- 2 receivers');
-    expect(out).toContain('- 7 inhibit rules');
+    expect(out).toContain('- 9 inhibit rules');
     expect(out).toContain('- 1 templates');
   });
 
