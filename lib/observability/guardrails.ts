@@ -169,6 +169,13 @@ export function guardrailAcknowledgements(config: ObservatoryConfig): GuardrailA
       path: '**',
       reason: `config choice: monitoring.logRetentionDays is ${days}, under a year; set 365 or more to meet the control`,
     });
+  if (!config.monitoring.logEncryption)
+    acks.push({
+      control: 'CT.CLOUDWATCH.PR.3',
+      path: '**',
+      reason:
+        'config choice: monitoring.logEncryption is false (CloudWatch Logs encrypts with its own keys); set it to true to encrypt every log group with a key of its stack and meet the control',
+    });
   if (config.utilization?.database.monitoringIntervalSeconds === 0)
     acks.push({
       control: 'CT.RDS.PR.2',

@@ -76,10 +76,10 @@ describe('Control Tower proactive controls (cfn-guard) over every stack of the e
 
 describe('Control Tower controls that are config choices', () => {
   const example = loadConfig(EXAMPLE_CONFIG);
-  // Probes and MSK rollback off: the choices below live in the monitoring and utilization stacks.
+  // Probes and MSK rollback off: the choices below show in the monitoring and utilization stacks.
   const config: ObservatoryConfig = {
     ...example,
-    monitoring: { ...example.monitoring, logRetentionDays: 365 },
+    monitoring: { ...example.monitoring, logRetentionDays: 365, logEncryption: false },
     probes: { ...example.probes!, enabled: false },
     mskRollback: { ...example.mskRollback!, enabled: false },
     utilization: {
@@ -102,6 +102,13 @@ describe('Control Tower controls that are config choices', () => {
     expect(guardrailAcknowledgements(example).filter((a) => a.control === 'CT.CLOUDWATCH.PR.2')).toHaveLength(
       1,
     );
+  });
+
+  it('fails CT.CLOUDWATCH.PR.3 with monitoring.logEncryption off, acknowledged as that config choice only', () => {
+    const unencrypted = failures.filter((f) => f.control === 'CT.CLOUDWATCH.PR.3');
+    expect(unencrypted.length).toBeGreaterThan(0);
+    for (const f of unencrypted) expect(acknowledgementOf(f, acks)?.reason).toMatch(/logEncryption is false/);
+    expect(guardrailAcknowledgements(example).filter((a) => a.control === 'CT.CLOUDWATCH.PR.3')).toEqual([]);
   });
 
   it('fails CT.RDS.PR.2 with enhanced monitoring off, acknowledged as that config choice only', () => {
