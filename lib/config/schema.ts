@@ -349,6 +349,11 @@ export const UtilizationSchema = z.strictObject({
       maxCapacity: z.number().min(1).max(256).multipleOf(0.5, 'expected a multiple of 0.5 ACU').default(4),
       deletionProtection: z.boolean().default(true),
       backupRetentionDays: z.number().int().min(1).max(35).default(7),
+      /**
+       * Seconds between RDS enhanced monitoring samples of the writer's OS (CT.RDS.PR.2); 0 turns it off.
+       * The samples go to the account's `RDSOSMetrics` log group.
+       */
+      monitoringIntervalSeconds: z.literal([0, 1, 5, 10, 15, 30, 60]).default(60),
       databaseName: z
         .string()
         .regex(/^[a-z][a-z0-9_]{0,62}$/)
@@ -406,7 +411,12 @@ export const MskRollbackSchema = z.strictObject({
       approvalTimeoutMinutes: z.number().int().min(5).default(1440),
       tasks: z.number().int().min(1).max(10).default(1),
       cpu: z.number().int().default(1024),
-      memoryMiB: z.number().int().default(4096),
+      /** Task memory (MiB): 256 go to the ADOT collector sidecar, the rest is MirrorMaker 2's hard limit. */
+      memoryMiB: z
+        .number()
+        .int()
+        .min(512, 'expected at least 512 MiB, the smallest Fargate task')
+        .default(4096),
     })
     .default({} as never),
 });

@@ -55,6 +55,14 @@ export interface Mm2TaskProps {
   readonly image?: ecs.ContainerImage;
 }
 
+/**
+ * Memory (MiB) of the ADOT collector sidecar, reserved and its hard limit (CT.ECS.PR.7); MirrorMaker 2 gets
+ * the rest of the task's memory as its own hard limit, also when an execution sizes the task (the RunTask
+ * override in workflow.ts). The heap the workflow gives the JVM assumes this share (`SIDECAR_RESERVE_MIB`
+ * in lambdas/msk-rollback/input.ts).
+ */
+export const COLLECTOR_MEMORY_MIB = 256;
+
 /** ECS cluster and task definition of MirrorMaker 2. */
 export class Mm2Task extends Construct {
   public readonly cluster: ecs.Cluster;
@@ -97,6 +105,8 @@ export class Mm2Task extends Construct {
           platform: Platform.LINUX_AMD64,
         }),
       essential: true,
+      // Hard limits per container (CT.ECS.PR.7): the collector's share is fixed, MM2 gets the rest of the task.
+      memoryLimitMiB: props.memoryMiB - COLLECTOR_MEMORY_MIB,
       readonlyRootFilesystem: true,
       user: MM2_USER,
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'mm2' }),
@@ -107,7 +117,8 @@ export class Mm2Task extends Construct {
       image: ecs.ContainerImage.fromRegistry(ADOT_COLLECTOR_IMAGE),
       // Metrics are not worth stopping replication for: the lag gate comes from the workflow's own checks.
       essential: false,
-      memoryReservationMiB: 256,
+      memoryReservationMiB: COLLECTOR_MEMORY_MIB,
+      memoryLimitMiB: COLLECTOR_MEMORY_MIB,
       readonlyRootFilesystem: true,
       user: ADOT_USER,
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'adot' }),

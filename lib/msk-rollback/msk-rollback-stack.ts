@@ -17,6 +17,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { STATE_MACHINE_ARN_OUTPUT } from '#contracts/msk-rollback';
 import type { MskRollbackConfig } from '../config/schema.ts';
+import { sendObjectEventsToEventBridge } from '../observability/guardrails.ts';
 import {
   acknowledge,
   acknowledgeUnreadRouteTables,
@@ -99,7 +100,10 @@ export class MskRollbackStack extends Stack {
     });
 
     this.configBucket = new s3.Bucket(this, 'ConfigBucket', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      // SSE-KMS with the account's aws/s3 key (CT.S3.PR.10): no key to pay for, and the writer's and the
+      // task's S3 permissions suffice to use it; the bucket key keeps KMS calls to one per object batch.
+      encryption: s3.BucketEncryption.KMS_MANAGED,
+      bucketKeyEnabled: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       versioned: true,
@@ -112,6 +116,7 @@ export class MskRollbackStack extends Stack {
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    sendObjectEventsToEventBridge(this.configBucket);
     acknowledge(
       this.configBucket,
       ['AwsSolutions-S1'],

@@ -28,6 +28,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { COLLECTOR_MEMORY_MIB } from './mm2-task.ts';
 
 /** State names: the workflow's contract with tests, the runbook and the dashboards. */
 export const STATE = {
@@ -298,7 +299,15 @@ export function buildRollbackDefinition(parent: Construct, props: RollbackWorkfl
           Cpu: sfn.JsonPath.stringAt('$.config.cpu'),
           Memory: sfn.JsonPath.stringAt('$.config.memory'),
           ContainerOverrides: [
-            { Name: props.containers.mm2, Environment: sfn.JsonPath.listAt('$.config.mm2Environment') },
+            {
+              Name: props.containers.mm2,
+              // The MM2 container's hard limit follows the execution's task size, less the collector's share.
+              Memory: sfn.JsonPath.mathAdd(
+                sfn.JsonPath.numberAt('$.plan.mm2.memoryMiB'),
+                -COLLECTOR_MEMORY_MIB,
+              ),
+              Environment: sfn.JsonPath.listAt('$.config.mm2Environment'),
+            },
             {
               Name: props.containers.collector,
               Environment: sfn.JsonPath.listAt('$.config.collectorEnvironment'),

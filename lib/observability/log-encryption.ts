@@ -9,6 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IConstruct } from 'constructs';
+import { denyGrantsExceptForAwsResources } from './guardrails.ts';
 
 /** Sets `KmsKeyId` on every `AWS::Logs::LogGroup` that has none, with a key of its stack. */
 export class LogGroupEncryption implements IAspect {
@@ -44,6 +45,7 @@ export class LogGroupEncryption implements IAspect {
         },
       }),
     );
+    denyGrantsExceptForAwsResources(key);
     this.keys.set(stack, key);
     return key;
   }

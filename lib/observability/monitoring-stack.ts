@@ -14,6 +14,7 @@ import type { Construct } from 'constructs';
 import { DEFAULT_RUNBOOK_BASE_URL, type MonitoringConfig } from '../config/schema.ts';
 import { renderAlertmanagerDefinition } from './alertmanager.ts';
 import { GrafanaDashboards } from './dashboards/grafana-dashboards.ts';
+import { denyGrantsExceptForAwsResources } from './guardrails.ts';
 
 /** Directory of the Prometheus rule files loaded into AMP. */
 export const RULES_DIR = join(import.meta.dirname, 'rules');
@@ -75,6 +76,7 @@ export class MonitoringStack extends Stack {
         }),
       );
     }
+    denyGrantsExceptForAwsResources(this.alertKey);
     this.alertTopic = new sns.Topic(this, 'AlertTopic', {
       displayName: 'Infra Observatory alerts',
       masterKey: this.alertKey,

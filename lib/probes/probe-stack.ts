@@ -10,6 +10,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import type { ProbeRegionConfig, ProbesConfig } from '../config/schema.ts';
+import { denyGrantsExceptForAwsResources } from '../observability/guardrails.ts';
 import { acknowledgeUnreadRouteTables } from '../observability/nag.ts';
 import { AzProbe } from './az-probe.ts';
 import { AwsNetworkPerformance } from './network-performance.ts';
@@ -138,6 +139,7 @@ export class ProbeStack extends Stack {
         conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
       }),
     );
+    denyGrantsExceptForAwsResources(key);
     const topic = new sns.Topic(this, 'AlertTopic', {
       displayName: `Infra Observatory alerts (${this.region})`,
       masterKey: key,

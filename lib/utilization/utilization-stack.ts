@@ -24,6 +24,10 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { BATCH_LIMIT_ENV } from '#contracts/utilization-batch';
 import type { UtilizationConfig } from '../config/schema.ts';
+import {
+  denyGrantsExceptForAwsResources,
+  sendObjectEventsToEventBridge,
+} from '../observability/guardrails.ts';
 import { acknowledge, acknowledgeUnreadRouteTables, arnWildcardFinding } from '../observability/nag.ts';
 import { METRICS_NAMESPACE, ObservedFunction } from '../observability/observed-function.ts';
 import { buildCollectionDefinition, type CollectionShard } from './collection-workflow.ts';
@@ -80,6 +84,7 @@ export class UtilizationStack extends Stack {
       description: 'encrypts utilization batches, queues and the database',
       enableKeyRotation: true,
     });
+    denyGrantsExceptForAwsResources(key);
 
     // --- storage of batches (claim check) -------------------------------------------------------------
     const accessLogs = new s3.Bucket(this, 'AccessLogs', {
@@ -88,7 +93,9 @@ export class UtilizationStack extends Stack {
       enforceSSL: true,
       // ACLs off: S3 delivers access logs under the bucket policy below, not the log-delivery ACL.
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ expiration: Duration.days(90) }],
+      // Versioned (CT.S3.PR.11) so a log object cannot be overwritten or deleted unseen within a week.
+      versioned: true,
+      lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(7) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.batchBucket = new s3.Bucket(this, 'Batches', {
@@ -104,6 +111,7 @@ export class UtilizationStack extends Stack {
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    for (const bucket of [accessLogs, this.batchBucket]) sendObjectEventsToEventBridge(bucket);
     // Server access logging set on the L1 so the access-log bucket grants delivery by bucket policy
     // (scoped to this source bucket and account) instead of the LogDeliveryWrite ACL the L2 falls back to.
     (this.batchBucket.node.defaultChild as s3.CfnBucket).loggingConfiguration = {
@@ -181,6 +189,7 @@ export class UtilizationStack extends Stack {
         backup: { retention: Duration.days(config.database.backupRetentionDays) },
         clusterIdentifier,
         cloudwatchLogsExports: ['postgresql'],
+        ...this.enhancedMonitoring(config.database.monitoringIntervalSeconds),
         removalPolicy: config.database.deletionProtection ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
       });
       this.cluster.node.addDependency(dbLogs);
@@ -516,6 +525,51 @@ export class UtilizationStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'DatabaseClusterArn', { value: this.clusterArn });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.secretArn });
+  }
+
+  /**
+   * Enhanced monitoring of the database instances (CT.RDS.PR.2), with a role of its own instead of the
+   * managed AmazonRDSEnhancedMonitoringRole: the same actions, on this region's `RDSOSMetrics` group only.
+   * @param seconds sampling interval; 0 turns enhanced monitoring off
+   */
+  private enhancedMonitoring(
+    seconds: number,
+  ): Pick<rds.DatabaseClusterProps, 'monitoringInterval' | 'monitoringRole'> {
+    if (seconds === 0) return {};
+    const group = `arn:${this.partition}:logs:${this.region}:${this.account}:log-group:RDSOSMetrics`;
+    const role = new iam.Role(this, 'DatabaseMonitoringRole', {
+      assumedBy: new iam.ServicePrincipal('monitoring.rds.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+      description: 'RDS enhanced monitoring of the utilization database writes OS metrics to RDSOSMetrics',
+      inlinePolicies: {
+        RdsOsMetrics: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              actions: ['logs:CreateLogGroup', 'logs:PutRetentionPolicy'],
+              resources: [group],
+            }),
+            new iam.PolicyStatement({
+              actions: [
+                'logs:CreateLogStream',
+                'logs:PutLogEvents',
+                'logs:DescribeLogStreams',
+                'logs:GetLogEvents',
+              ],
+              resources: [`${group}:log-stream:*`],
+            }),
+          ],
+        }),
+      },
+    });
+    acknowledge(
+      role,
+      [
+        `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:${this.region}:${this.account}:log-group:RDSOSMetrics:log-stream:*]`,
+      ],
+      'RDS names each stream of RDSOSMetrics after the instance resource ID, known only once the instance exists',
+    );
+    return { monitoringInterval: Duration.seconds(seconds), monitoringRole: role };
   }
 }
 

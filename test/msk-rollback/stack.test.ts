@@ -8,6 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { READ_GROUP_PREFIX, STATE_MACHINE_ARN_OUTPUT } from '../../contracts/msk-rollback.ts';
+import { SIDECAR_RESERVE_MIB } from '../../lambdas/msk-rollback/input.ts';
 import { loadConfig } from '../../lib/config/loader.ts';
 import type { MskRollbackConfig } from '../../lib/config/schema.ts';
 import { MskRollbackStack } from '../../lib/msk-rollback/msk-rollback-stack.ts';
@@ -204,12 +205,16 @@ describe('MskRollbackStack', () => {
         Match.objectLike({
           Name: 'mm2',
           Essential: true,
+          // Hard limits (CT.ECS.PR.7): the collector's share is the one the JVM heap is sized around.
+          Memory: 4096 - SIDECAR_RESERVE_MIB,
           PortMappings: [Match.objectLike({ ContainerPort: 9404 })],
           LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
         }),
         Match.objectLike({
           Name: 'adot-collector',
           Essential: false,
+          Memory: SIDECAR_RESERVE_MIB,
+          MemoryReservation: SIDECAR_RESERVE_MIB,
           Image: 'public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0',
           Environment: Match.arrayWith([
             Match.objectLike({

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SIDECAR_RESERVE_MIB } from '../../lambdas/msk-rollback/input.ts';
 import { STATE } from '../../lib/msk-rollback/workflow.ts';
 import { collectStates, renderWorkflowAsl, runWorkflow, stateError, TASK_TOKEN } from './workflow-harness.ts';
 import { EXAMPLE_INPUT, makeWorld } from './world.ts';
@@ -71,6 +72,29 @@ describe('rollback workflow definition', () => {
 });
 
 describe('rollback workflow, run locally', () => {
+  it("sizes the MM2 container's hard memory limit from the execution's task size, less the collector's share", async () => {
+    const world = makeWorld();
+    const started: {
+      Overrides: { Memory: string; ContainerOverrides: { Name: string; Memory?: number }[] };
+    }[] = [];
+    const run = await runWorkflow(
+      { ...asl },
+      { ...INPUT, mm2: { ...(EXAMPLE_INPUT.mm2 as object), cpu: 2048, memoryMiB: 8192 } },
+      {
+        ...world.handlers,
+        StartReplication: (input) => {
+          started.push(input as never);
+          return world.handlers.StartReplication!(input);
+        },
+      },
+    );
+    expect(run.error).toBeUndefined();
+    expect(started[0]?.Overrides.Memory).toBe('8192');
+    expect(started[0]?.Overrides.ContainerOverrides.find((c) => c.Name === 'mm2')?.Memory).toBe(
+      8192 - SIDECAR_RESERVE_MIB,
+    );
+  });
+
   it('replicates, waits for the gate, asks for approval, drains, stops the task and reports', async () => {
     const world = makeWorld();
     const run = await runWorkflow(asl, INPUT, world.handlers);
