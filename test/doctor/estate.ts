@@ -28,6 +28,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PROJECT_VERSION, plannedStacks, VERSION_TAG } from '#contracts/stacks';
+import { AdvicePolicySchema, UnderUsePolicySchema } from '#contracts/utilization';
 import { pollSamples } from '#msk-rollback/metrics';
 import type { PollState } from '#msk-rollback/poll';
 import { runSamples } from '#probes/samples';
@@ -309,9 +310,17 @@ export function utilizationHealth(
   withReport: boolean,
 ): Sample[] {
   const u = config.utilization!;
-  const report = {
+  // A report with no finding, recommendation or forecast: its health and the advice's alert threshold.
+  const report: UtilizationReport = {
     generatedAt: new Date(atMs).toISOString(),
+    asOf: new Date(atMs).toISOString(),
+    policy: UnderUsePolicySchema.parse({}),
+    findings: [],
     totals: [],
+    rightsizing: [],
+    forecasts: [],
+    trends: { series: 0, forecasts: 0, tooLittleHistory: 0, noForecast: 0 },
+    advice: AdvicePolicySchema.parse({}),
     shards: u.accounts.flatMap((a) =>
       u.regions.flatMap((region) =>
         u.services.map((service) => ({
@@ -324,7 +333,7 @@ export function utilizationHealth(
         })),
       ),
     ),
-  } as unknown as UtilizationReport;
+  };
   return reportSamples(report, { findings: withReport });
 }
 
