@@ -203,7 +203,7 @@ export function pipelineAcknowledgements(): GuardrailAcknowledgement[] {
       control: 'CT.CODEBUILD.PR.4',
       path: 'Pipeline/Pipeline/Build/Synth/CdkBuildProject/Resource',
       reason:
-        "the synth step runs `npm test`, whose probe accuracy tests create network namespaces and veth links (`ip netns`, test/support/netlab.ts); that needs CAP_NET_ADMIN, which CodeBuild grants only in privileged mode. The project builds only the configured repository at a release tag, and CDK Pipelines' own asset projects are not privileged",
+        'the synth step runs `npm test`, whose probe accuracy tests create network namespaces and veth links (`ip netns`, test/support/netlab.ts); that needs CAP_NET_ADMIN, which CodeBuild grants only in privileged mode. The project builds only the configured repository at a release tag; no image asset is built here (no stage enables MSK rollback), so CDK Pipelines made no privileged image-publishing project',
     },
     {
       control: 'CT.S3.PR.9',
