@@ -130,6 +130,7 @@ export function buildApp(
           description: 'Infra Observatory: release pipeline, from a git tag to every environment',
           pipeline: p,
           configFile: options.configFile ?? 'config/example.yaml',
+          logRetention: monitoring.logRetention,
           environments: p.environments.map((e) => ({
             name: e.name,
             protected: e.protected,

@@ -35,7 +35,7 @@ export function denyGrantsExceptForAwsResources(key: kms.Key): void {
  * rule matches the events.
  * @param bucket a bucket the app creates
  */
-export function sendObjectEventsToEventBridge(bucket: s3.Bucket): void {
+export function sendObjectEventsToEventBridge(bucket: s3.IBucket): void {
   (bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
     eventBridgeConfiguration: { eventBridgeEnabled: true },
   };
@@ -48,6 +48,8 @@ export interface GuardFailure {
   /** The guard rule's name, e.g. `s3_bucket_logging_enabled_check`. */
   readonly rule: string;
   readonly stack: string;
+  /** Construct path of the stage that holds the stack, `''` for the app itself (a pipeline stage otherwise). */
+  readonly stage: string;
   readonly logicalId: string;
   /** Construct path below the stack, e.g. `Collect/Function/Resource`. */
   readonly path: string;
@@ -67,6 +69,11 @@ export interface GuardrailAcknowledgement {
   /** Why the failure is right for this project, with the evidence. */
   readonly reason: string;
 }
+
+const ACCESS_LOG_DESTINATION =
+  'the bucket that receives the server access logs; logging it to itself would log its own log deliveries, and to another bucket only moves the finding there';
+const ACCESS_LOGS_SSE_S3 =
+  'S3 server access logging delivers only to buckets whose default encryption is SSE-S3, not SSE-KMS';
 
 const AWS_API_ONLY =
   'calls only AWS APIs and no resource inside a VPC; attached to the VPC it would need a NAT route or an interface endpoint per service (about $7 a month each per AZ) to reach';
@@ -121,8 +128,7 @@ export function guardrailAcknowledgements(config: ObservatoryConfig): GuardrailA
     {
       control: 'CT.S3.PR.2',
       path: 'AccessLogs/Resource',
-      reason:
-        'the bucket that receives the server access logs; logging it to itself would log its own log deliveries, and to another bucket only moves the finding there',
+      reason: ACCESS_LOG_DESTINATION,
     },
     {
       control: 'CT.S3.PR.2',
@@ -133,8 +139,7 @@ export function guardrailAcknowledgements(config: ObservatoryConfig): GuardrailA
     {
       control: 'CT.S3.PR.10',
       path: 'AccessLogs/Resource',
-      reason:
-        'S3 server access logging delivers only to buckets whose default encryption is SSE-S3, not SSE-KMS',
+      reason: ACCESS_LOGS_SSE_S3,
     },
     {
       control: 'CT.S3.PR.9',
@@ -162,6 +167,7 @@ export function guardrailAcknowledgements(config: ObservatoryConfig): GuardrailA
         "the dead-letter queue of StoreQueue, watched by DeadLetterAlarm; a dead-letter queue of its own would move failed batches away from that alarm. The control's other way (a RedriveAllowPolicy byQueue naming StoreQueue) is a circular reference unless StoreQueue gets a fixed name, which would replace the deployed queue",
     },
   ];
+  if (config.pipeline) acks.push(...pipelineAcknowledgements());
   const days = config.monitoring.logRetentionDays;
   if (days < 365)
     acks.push({
@@ -184,6 +190,36 @@ export function guardrailAcknowledgements(config: ObservatoryConfig): GuardrailA
         'config choice: utilization.database.monitoringIntervalSeconds is 0 (enhanced monitoring off); set 1-60 to meet the control',
     });
   return acks;
+}
+
+/**
+ * The acknowledged failures of the release pipeline stack (lib/pipeline/release-pipeline-stack.ts), part
+ * of {@link guardrailAcknowledgements} while the config has a `pipeline` section. Its stage stacks are
+ * acknowledged by the lists of their own configs.
+ */
+export function pipelineAcknowledgements(): GuardrailAcknowledgement[] {
+  return [
+    {
+      control: 'CT.CODEBUILD.PR.4',
+      path: 'Pipeline/Pipeline/Build/Synth/CdkBuildProject/Resource',
+      reason:
+        'the synth step runs `npm test`, whose probe accuracy tests create network namespaces and veth links (`ip netns`, test/support/netlab.ts); that needs CAP_NET_ADMIN, which CodeBuild grants only in privileged mode. The project builds only the configured repository at a release tag; no image asset is built here (no stage enables MSK rollback), so CDK Pipelines made no privileged image-publishing project',
+    },
+    {
+      control: 'CT.S3.PR.9',
+      path: 'Pipeline/Pipeline/ArtifactsBucket/Resource',
+      reason:
+        'holds intermediate build artifacts (source zip, cdk.out), each written once per execution under a new key and reproducible from the git tag; the lifecycle expires them after 90 days, which a default Object Lock retention would defeat, and versioning (CT.S3.PR.11) already keeps overwritten or deleted objects for a week',
+    },
+    { control: 'CT.S3.PR.2', path: 'ArtifactAccessLogs/Resource', reason: ACCESS_LOG_DESTINATION },
+    { control: 'CT.S3.PR.10', path: 'ArtifactAccessLogs/Resource', reason: ACCESS_LOGS_SSE_S3 },
+    {
+      control: 'CT.S3.PR.9',
+      path: 'ArtifactAccessLogs/Resource',
+      reason:
+        "the artifact bucket's server access logs are kept a year for troubleshooting, not as a compliance record; S3 refuses to deliver server access logs to a bucket with a default Object Lock retention, and versioning (CT.S3.PR.11) already keeps a week of overwritten or deleted log objects",
+    },
+  ];
 }
 
 /** A path pattern of {@link GuardrailAcknowledgement} as a regular expression. */

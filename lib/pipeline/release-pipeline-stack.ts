@@ -8,10 +8,16 @@ import { Duration, RemovalPolicy, Stack, type StackProps, Stage, type StageProps
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import type { Construct } from 'constructs';
 import type { ObservatoryConfig, PipelineConfig } from '../config/schema.ts';
+import {
+  denyGrantsExceptForAwsResources,
+  sendObjectEventsToEventBridge,
+} from '../observability/guardrails.ts';
 import { acknowledge } from '../observability/nag.ts';
 
 /** One environment of the pipeline with its loaded config. */
@@ -34,6 +40,8 @@ export interface ReleasePipelineStackProps extends StackProps {
   readonly configFile: string;
   /** Environments, deployed in this order. */
   readonly environments: readonly ReleaseEnvironment[];
+  /** Retention of the CodeBuild projects' log group (`monitoring.logRetentionDays`). */
+  readonly logRetention: logs.RetentionDays;
   /** Builds an environment's stacks into its stage (the app's own composition function). */
   readonly buildStage: (stage: Stage, config: ObservatoryConfig) => void;
 }
@@ -94,10 +102,17 @@ export class ReleasePipelineStack extends Stack {
         privileged: true,
       },
     });
+    // Every project of the pipeline (synth, self-mutation, assets) logs its builds to one log group of
+    // this stack, kept as long as the app's other logs (CT.CODEBUILD.PR.3).
+    const buildLogs = new logs.LogGroup(this, 'BuildLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
     this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
       pipelineName: `${this.stackName}`.slice(0, 100),
       pipelineType: codepipeline.PipelineType.V2,
       synth,
+      codeBuildDefaults: { logging: { cloudWatch: { logGroup: buildLogs } } },
       // Cross-account deployments need a customer managed key on the artifact bucket; it also encrypts
       // every artifact at rest with a key this stack owns, rotated yearly.
       crossAccountKeys: true,
@@ -131,8 +146,31 @@ export class ReleasePipelineStack extends Stack {
       providerType: codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
       gitConfiguration: { sourceAction, pushFilter: [{ tagsIncludes: p.tags }] },
     });
+    this.meetArtifactControls();
     this.logArtifactAccess();
     this.acknowledgeGeneratedRoles();
+  }
+
+  /**
+   * The Control Tower controls of the artifact bucket and key, which CDK Pipelines creates: the key denies
+   * grants except for AWS resources (CT.KMS.PR.3); the bucket is versioned (CT.S3.PR.11), sends object
+   * events to EventBridge (CT.S3.PR.4) and expires artifacts (CT.S3.PR.6). Every execution writes its
+   * artifacts under new keys, so after 90 days they serve only a retry of that old execution.
+   */
+  private meetArtifactControls(): void {
+    const artifacts = this.codePipeline.artifactBucket;
+    if (!(artifacts instanceof s3.Bucket))
+      throw new Error('release pipeline has no artifact bucket of its own');
+    const key = this.codePipeline.node.findChild('ArtifactsBucketEncryptionKey');
+    if (!(key instanceof kms.Key)) throw new Error('release pipeline has no artifact key of its own');
+    denyGrantsExceptForAwsResources(key);
+    (artifacts.node.defaultChild as s3.CfnBucket).versioningConfiguration = { status: 'Enabled' };
+    artifacts.addLifecycleRule({
+      expiration: Duration.days(90),
+      noncurrentVersionExpiration: Duration.days(7),
+      abortIncompleteMultipartUploadAfter: Duration.days(1),
+    });
+    sendObjectEventsToEventBridge(artifacts);
   }
 
   /** Server access logs of the artifact bucket (which CDK Pipelines creates) into a bucket of their own. */
@@ -142,9 +180,11 @@ export class ReleasePipelineStack extends Stack {
       encryption: s3.BucketEncryption.S3_MANAGED, // S3 server access logging cannot deliver to SSE-KMS buckets
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
-      lifecycleRules: [{ expiration: Duration.days(365) }],
+      versioned: true,
+      lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(7) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    sendObjectEventsToEventBridge(accessLogs);
     accessLogs.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'S3ServerAccessLogsPolicy',

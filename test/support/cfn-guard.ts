@@ -137,6 +137,7 @@ export function guardApp(app: Stage, outdir: string): GuardFailure[] {
       control: f.control,
       rule: f.rule,
       stack: stack.stackName,
+      stage: Stage.of(stack) === app ? '' : Stage.of(stack)!.node.path,
       logicalId: f.logicalId,
       path: resource.node.path.slice(stack.node.path.length + 1),
       type: resource.cfnResourceType,
