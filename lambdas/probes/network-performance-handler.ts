@@ -19,8 +19,8 @@ import {
   NetworkPerformancePairSchema,
 } from '#contracts/network-performance';
 import { logger, metrics, observed, traced } from '#shared/powertools';
-import { ampRegion, RemoteWriteClient } from '#shared/remote-write';
-import { selfMetricSamples } from '#shared/self-metrics';
+import { ampRegion, RemoteWriteClient, type WriteResult } from '#shared/remote-write';
+import { remoteWriteOutcome, selfMetricSamples } from '#shared/self-metrics';
 import {
   type NetworkPerformanceResponse,
   networkPerformanceQueries,
@@ -136,9 +136,16 @@ export async function networkPerformanceHandler(
   const { ec2, client, pairs } = await init();
   const startedAtMs = Date.now();
   const deadline = () => Date.now() + Math.max(0, context.getRemainingTimeInMillis() - 500);
+  // The write's own result, for the self-metrics (none when AWS returned no window at all).
+  let written: WriteResult | undefined;
   const summary = await collectNetworkPerformance(pairs, {
     ec2,
-    sink: { write: (samples, opts) => client.write(samples, opts) },
+    sink: {
+      write: async (samples, opts) => {
+        written = await client.write(samples, opts);
+        return written;
+      },
+    },
     now: startedAtMs,
     deadline: deadline(),
   });
@@ -152,11 +159,7 @@ export async function networkPerformanceHandler(
         startedAtMs,
         endedAtMs: Date.now(),
         coldStart: isCold,
-        remoteWrite: {
-          samplesWritten: summary.samples - summary.samplesFailed,
-          samplesFailed: summary.samplesFailed,
-          failedRequests: summary.remoteWriteOk ? 0 : 1,
-        },
+        ...(written ? { remoteWrite: remoteWriteOutcome(written) } : {}),
       }),
       { deadline: deadline() },
     );

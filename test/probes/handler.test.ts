@@ -8,11 +8,11 @@ import {
   DescribeVpcEndpointsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ProbeEventInput } from '#probes/event';
 import { type LocalPrometheus, startPrometheus } from '../support/prometheus.ts';
+import { lambdaContext } from './support/lambda-context.ts';
 import { type Running, startTcpServer } from './support/servers.ts';
 
 const ec2 = mockClient(EC2Client);
@@ -25,23 +25,7 @@ const meta = {
   },
 };
 
-function context(remainingMs: number): Context {
-  const end = Date.now() + remainingMs;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'Observatory-Probes-euw1-az1',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:Observatory-Probes-euw1-az1',
-    memoryLimitInMB: '256',
-    awsRequestId: `req-${Math.random().toString(16).slice(2)}`,
-    logGroupName: '/aws/lambda/Observatory-Probes-euw1-az1',
-    logStreamName: '2025/01/01/[$LATEST]0123456789abcdef',
-    getRemainingTimeInMillis: () => end - Date.now(),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
+const context = (remainingMs: number) => lambdaContext('Observatory-Probes-euw1-az1', remainingMs);
 
 describe('probe handler', () => {
   let prom: LocalPrometheus;

@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EC2Client, GetAwsNetworkPerformanceDataCommand } from '@aws-sdk/client-ec2';
-import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -18,6 +17,7 @@ import {
 } from '#contracts/network-performance';
 import { networkPerformanceQueries, networkPerformanceSamples } from '#probes/network-performance';
 import { type LocalPrometheus, startPrometheus } from '../support/prometheus.ts';
+import { lambdaContext } from './support/lambda-context.ts';
 
 const REGIONS = [
   { region: 'eu-west-1', azIds: ['euw1-az1', 'euw1-az2', 'euw1-az3'] },
@@ -127,24 +127,8 @@ describe('networkPerformanceSamples', () => {
   });
 });
 
-function context(remainingMs: number): Context {
-  const end = Date.now() + remainingMs;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 'Observatory-Probes-euw1-AwsNetworkPerformance',
-    functionVersion: '$LATEST',
-    invokedFunctionArn:
-      'arn:aws:lambda:eu-west-1:123456789012:function:Observatory-Probes-euw1-AwsNetworkPerformance',
-    memoryLimitInMB: '256',
-    awsRequestId: `req-${Math.random().toString(16).slice(2)}`,
-    logGroupName: '/aws/lambda/Observatory-Probes-euw1-AwsNetworkPerformance',
-    logStreamName: '2026/12/04/[$LATEST]0123456789abcdef',
-    getRemainingTimeInMillis: () => end - Date.now(),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
+const context = (remainingMs: number) =>
+  lambdaContext('Observatory-Probes-euw1-AwsNetworkPerformance', remainingMs);
 
 describe('AWS network performance handler', () => {
   const ec2 = mockClient(EC2Client);
@@ -275,6 +259,10 @@ describe('AWS network performance handler', () => {
     expect(
       (await prom.query('observatory_run_success{function=~".*AwsNetworkPerformance"}'))[0]!.value[1],
     ).toBe('1');
+    // the run's own figures come from the write's result: 11 pairs with a window, 3 samples each
+    expect(
+      (await prom.query('observatory_samples_written{function=~".*AwsNetworkPerformance"}'))[0]!.value[1],
+    ).toBe(String(11 * 3));
   });
 
   it('writes the same window again without error when a run sees nothing newer', async () => {

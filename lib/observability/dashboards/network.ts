@@ -196,7 +196,7 @@ export function networkDashboard(): DashboardDefinition {
         "Median TCP connect from each source region to targets in another region, beside AWS Network Manager's p50 between the two regions.",
         [
           {
-            expr: `avg by (source_region, target_region) (probe_tcp_connect_seconds{quantile="0.5", ${SEL}, target_region!=""} unless on (source_region, target_region) label_replace(probe_tcp_connect_seconds, "target_region", "$1", "source_region", "(.*)"))`,
+            expr: `avg by (source_region, target_region) (probe_tcp_connect_seconds{quantile="0.5", ${SEL}, target_region!=""} unless on (source_region, target_region) label_replace(probe_tcp_connect_seconds{quantile="0.5", ${SEL}, target_region!=""}, "target_region", "$1", "source_region", "(.*)"))`,
             legend: 'probe {{source_region}} → {{target_region}}',
           },
           {

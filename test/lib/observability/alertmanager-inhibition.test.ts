@@ -178,7 +178,7 @@ const key = (l: Labels) =>
     l.source_region && l.target_region && `${l.source_region}->${l.target_region}`,
     l.signal,
     l.locus,
-    l.aws_pair && `aws:${l.aws_pair}:${l.source_az_id ?? ''}->${l.target_az_id ?? ''}`,
+    l.pair && `aws:${l.pair}:${l.source_az_id ?? ''}->${l.target_az_id ?? ''}`,
   ]
     .filter(Boolean)
     .join(' ');
@@ -430,14 +430,12 @@ describe('Alertmanager inhibition (real prometheus-alertmanager)', () => {
   it("names AWS's network once when AWS's own figure for a pair degraded: its paths' latency alerts silenced, not other pairs' nor other signals", async () => {
     const awsAz = alert('AwsNetworkPairDegraded', {
       pair: 'az',
-      aws_pair: 'az',
       source_region: 'eu-west-1',
       source_az_id: 'euw1-az1',
       target_az_id: 'euw1-az2',
     });
     const awsRegion = alert('AwsNetworkPairDegraded', {
       pair: 'region',
-      aws_pair: 'region',
       source_region: 'us-east-1',
       target_region: 'eu-west-1',
     });
