@@ -57,8 +57,7 @@ export async function runReportCommand(
   let advice: AdvicePolicy;
   try {
     const utilization = opts.config ? loadConfig(opts.config).utilization : undefined;
-    // Parsed again: the config's `policy` default is `{}` without the per-service defaults.
-    policy = UnderUsePolicySchema.parse(utilization?.policy ?? {});
+    policy = utilization?.policy ?? UnderUsePolicySchema.parse({});
     advice = AdvicePolicySchema.parse(
       utilization
         ? {

@@ -295,7 +295,7 @@ export const UtilizationSchema = z.strictObject({
   maxConcurrency: z.number().int().min(1).max(40).default(8),
   /** Percentage of shards that may fail before the run fails. */
   toleratedFailurePercent: z.number().min(0).max(100).default(20),
-  policy: UnderUsePolicySchema.default({} as never),
+  policy: UnderUsePolicySchema.prefault({}),
   /** Rightsizing: CPU target and memory headroom of a recommended option. */
   rightsizing: RightsizingPolicySchema.prefault({}),
   /** Capacity trends: days fitted, minimum history and fit, thresholds, horizon. */
@@ -418,7 +418,8 @@ export const MskRollbackSchema = z.strictObject({
         .min(512, 'expected at least 512 MiB, the smallest Fargate task')
         .default(4096),
     })
-    .default({} as never),
+    // prefault, not default: zod 4 returns a default as it is, without the fields' own defaults.
+    .prefault({}),
 });
 
 /** Retention periods CloudWatch Logs accepts, in days. */

@@ -60,6 +60,30 @@ describe('loadConfig', () => {
     );
   });
 
+  it('gives an omitted under-use policy and rollback defaults every field default, not an empty object', () => {
+    const c = loadConfig(
+      withExample((doc) => {
+        delete doc.utilization.policy;
+        delete doc.mskRollback.defaults;
+      }),
+    );
+    expect(c.utilization!.policy).toEqual({
+      ec2: { days: 14, cpuP95BelowPercent: 10, networkBytesPerDayBelow: 5 * 1024 ** 2 * 24 },
+      rds: { days: 7, maxConnectionsBelow: 1 },
+      ecs: { days: 14, cpuP95BelowPercent: 20, memoryP95BelowPercent: 20 },
+      msk: { days: 14, cpuP95BelowPercent: 10, bytesInPerSecBelow: 1024 },
+    });
+    expect(c.mskRollback!.defaults).toEqual({
+      maxLagRecords: 1000,
+      holdMinutes: 10,
+      convergeTimeoutMinutes: 360,
+      approvalTimeoutMinutes: 1440,
+      tasks: 1,
+      cpu: 1024,
+      memoryMiB: 4096,
+    });
+  });
+
   it('lists every problem of a bad file by path', () => {
     const problems = problemsOf(() => loadConfig(BAD));
     expect(problems).toEqual(
