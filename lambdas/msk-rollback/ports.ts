@@ -12,8 +12,36 @@ import type { ReplicaLogSize } from './retained.ts';
 export interface KafkaAdmin {
   /** Topic names, internal topics included. */
   listTopics(): Promise<string[]>;
-  /** Start and end offsets of every partition of a topic; [] when the topic does not exist. */
-  fetchTopicOffsets(topic: string): Promise<PartitionOffsets[]>;
+  /**
+   * Start and end offsets of every partition of a topic; [] when the topic does not exist. With
+   * `isolation: 'read_committed'` the end is the last stable offset (what a read_committed reader
+   * can reach: a drained transactional partition reads lag 0 against it).
+   */
+  fetchTopicOffsets(topic: string, query?: OffsetQuery): Promise<PartitionOffsets[]>;
+  /**
+   * Topic configs that bear on counting records (`cleanup.policy`, `retention.ms`,
+   * `retention.bytes`, `min.compaction.lag.ms`, ...), by topic; absent topics are left out.
+   * Optional until the adapter implements it (issue 20).
+   */
+  describeTopicConfigs?(topics: readonly string[]): Promise<Map<string, Readonly<Record<string, string>>>>;
+  /**
+   * Committed data records (control markers and aborted records not counted) of one partition in
+   * the offset range [from, to), read without a consumer group and without committing, within the
+   * limits; `complete: false` when a limit stopped the count. Optional until the adapter has it.
+   */
+  countRecords?(range: PartitionRange, limits: ReadLimits): Promise<RecordCount>;
+  /**
+   * Up to `max` committed records of one partition from offset `from`, oldest first, with their
+   * offsets, keys, values and headers as bytes; read-only (no group, no commit). Optional until the
+   * adapter has it.
+   */
+  readPartition?(
+    topic: string,
+    partition: number,
+    from: number,
+    max: number,
+    limits: ReadLimits,
+  ): Promise<PartitionRecord[]>;
   /** Consumer group ids. */
   listGroups(): Promise<string[]>;
   /** Group states (`Empty`, `Stable`, ...), for existing groups only. */
@@ -30,6 +58,45 @@ export interface KafkaAdmin {
   ): Promise<ReplicaLogSize[]>;
   /** Closes connections. */
   close(): Promise<void>;
+}
+
+/** How offsets are read: `read_committed` gives the last stable offset as the end. */
+export interface OffsetQuery {
+  readonly isolation?: 'read_uncommitted' | 'read_committed';
+}
+
+/** An offset range [from, to) of one partition. */
+export interface PartitionRange {
+  readonly topic: string;
+  readonly partition: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** Bounds on a read: bytes fetched and wall time. */
+export interface ReadLimits {
+  readonly maxBytes: number;
+  readonly maxMillis: number;
+}
+
+/** What {@link KafkaAdmin.countRecords} found. */
+export interface RecordCount {
+  /** Committed data records seen in the range (so far, when not complete). */
+  readonly records: number;
+  /** Bytes of keys and values of those records. */
+  readonly bytes: number;
+  /** The offset the count reached (exclusive); equals the range's `to` when complete. */
+  readonly reached: number;
+  readonly complete: boolean;
+}
+
+/** One record of a partition, as bytes. */
+export interface PartitionRecord {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly headers: readonly (readonly [string, Uint8Array | null])[];
 }
 
 /** A record with its key and value as bytes (null value = tombstone). */
